@@ -1,0 +1,291 @@
+"""The `aiexport` command line. Thin: parse, call the engine, format.
+
+Exit status: 0 when it ran (indeterminate answers included), 2 on bad input (one line naming the
+file, row and field), 3 when the packaged rulebook itself is broken. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aiexport import catalog, render
+from aiexport.chips import classify_frame
+from aiexport.errors import AiexportError, InputError
+from aiexport.rulebook import load_rulebook, parse_date
+from aiexport.specs import read_spec_file, specs_from_python, validate_specs
+from aiexport.timeline import change_dates, timeline
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="US export controls on AI chips as versioned, cited data (aiexport).")
+catalog_app = typer.Typer(no_args_is_help=True, help="The built-in catalog of real accelerators, HBM stacks and systems.")
+app.add_typer(catalog_app, name="catalog")
+
+PROGRESS_ROWS = 20_000  # show a progress bar on stderr from this many rows
+
+
+class Lang(str, Enum):
+    en = "en"
+    zh = "zh"
+
+
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Date to answer for, YYYY-MM-DD (default: today).")]
+ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", help="Scenario overlay YAML applied on top of the baseline rules.")]
+SpecOpt = Annotated[Path | None, typer.Option("--spec", help="Spec file: CSV (header row), JSON or YAML.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per input row, per line, in input order.")]
+LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of human output: en or zh.")]
+
+
+def _specs(name: str | None, spec: Path | None) -> tuple[pl.DataFrame, str]:
+    if (name is None) == (spec is None):
+        raise InputError("give either a catalog NAME or --spec FILE (not both, not neither); see `aiexport catalog list`",
+                         field="NAME/--spec")
+    if spec is not None:
+        source = str(spec)
+        return validate_specs(read_spec_file(spec), source), source
+    assert name is not None
+    found = catalog.find(name)
+    if found is None:
+        near = ", ".join(catalog.candidates(name)[:6])
+        hint = f"did you mean: {near}" if near else "see `aiexport catalog list`"
+        raise InputError(f"NAME: {name!r} is not in the catalog ({hint}); give a catalog name or --spec FILE", field="NAME")
+    return specs_from_python(catalog.spec_of(found), "catalog"), "catalog"
+
+
+def _as_of(text: str | None) -> date:
+    return parse_date(text) if text else date.today()
+
+
+def _write_output(df: pl.DataFrame, path: Path) -> None:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        df.write_parquet(path)
+    elif suffix == ".csv":
+        flat = df.with_columns(
+            pl.col("reasons").map_elements(lambda v: json.dumps(v.to_list() if hasattr(v, "to_list") else v, ensure_ascii=False),
+                                           return_dtype=pl.String),
+            *[pl.col(c).list.join("; ") for c in ("possible_controls", "license_exceptions", "unconfirmed", "missing")],
+        )
+        flat.write_csv(path)
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        df.write_ndjson(path)
+    else:
+        raise InputError(f"--output: {str(path)!r} has no known extension; use .jsonl, .csv or .parquet", field="--output")
+
+
+def _print_jsonl(df: pl.DataFrame) -> None:
+    buf = io.BytesIO()
+    df.write_ndjson(buf)
+    sys.stdout.buffer.write(buf.getvalue())
+    sys.stdout.flush()
+
+
+@app.command()
+def classify(
+    name: Annotated[str | None, typer.Argument(help="Catalog name, e.g. 'H100' (see `aiexport catalog list`).")] = None,
+    spec: SpecOpt = None,
+    as_of: AsOf = None,
+    scenario: ScenarioOpt = None,
+    json_out: JsonOpt = False,
+    lang: LangOpt = Lang.en,
+    output: Annotated[Path | None, typer.Option("--output", help="Write results to .jsonl, .csv or .parquet.")] = None,
+) -> None:
+    """Classify an accelerator, HBM stack or system under 3A090 / 4A090 / .z on a date."""
+    day = _as_of(as_of)
+    rb = load_rulebook(scenario)
+    if spec is not None and spec.is_file() and spec.stat().st_size > 2_000_000:
+        result = _classify_with_progress(spec, rb, day)
+    else:
+        frame, source = _specs(name, spec)
+        result = classify_frame(frame, rb, day, source)
+    if output is not None:
+        _write_output(result, output)
+    if json_out:
+        _print_jsonl(result)
+        return
+    out = render.console()
+    rows = result.to_dicts() if result.height <= 200 else result.head(200).to_dicts()
+    if output is not None or len(rows) > 10:
+        out.print(render.summary_table(rows, lang.value))
+    else:
+        for r in rows:
+            out.print(render.classification_panel(r, lang.value))
+    counts = result.group_by("control").len().sort("control")
+    out.print(" · ".join(f"{c}: {n}" for c, n in counts.iter_rows()), style="bold")
+
+
+def _classify_with_progress(spec: Path, rb: Any, day: date) -> pl.DataFrame:
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=render.console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading", total=3)
+        raw = read_spec_file(spec)
+        bar.update(task, advance=1, description=f"validating {raw.height:,} rows")
+        frame = validate_specs(raw, str(spec))
+        bar.update(task, advance=1, description=f"classifying {frame.height:,} rows")
+        result = classify_frame(frame, rb, day, str(spec))
+        bar.update(task, advance=1)
+    return result
+
+
+@app.command("timeline")
+def timeline_cmd(
+    name: Annotated[str | None, typer.Argument(help="Catalog name, e.g. 'A800'.")] = None,
+    spec: SpecOpt = None,
+    scenario: ScenarioOpt = None,
+    json_out: JsonOpt = False,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """The item under every rule version, with the dates on which its classification changed."""
+    rb = load_rulebook(scenario)
+    frame, source = _specs(name, spec)
+    spans_by_id = timeline(frame, rb, source)
+    names = dict(zip(frame["id"].to_list(), frame["name"].fill_null("").to_list(), strict=True))
+    if json_out:
+        for row_id, spans in spans_by_id.items():
+            print(json.dumps({"id": row_id, "name": names.get(row_id) or None, "changes": change_dates(spans), "spans": spans},
+                             ensure_ascii=False))
+        return
+    out = render.console()
+    for row_id, spans in spans_by_id.items():
+        out.print(render.timeline_table(names.get(row_id) or row_id, spans, lang.value))
+        changed = change_dates(spans)
+        word = "Control changed on" if lang == Lang.en else "管制类别变化日期"
+        out.print(f"{word}: {', '.join(changed) if changed else '—'}")
+
+
+@catalog_app.command("list")
+def catalog_list(json_out: JsonOpt = False) -> None:
+    """List the built-in items."""
+    items = catalog.items()
+    if json_out:
+        for it in items:
+            print(json.dumps({"id": it["id"], "name": it["name"], "vendor": it["vendor"], "item_type": it["item_type"]}, ensure_ascii=False))
+        return
+    t = render.Table(show_header=True, header_style="bold")
+    for col in ("id", "name", "vendor", "type", "year", "aliases", "confidence"):
+        t.add_column(col)
+    for it in items:
+        t.add_row(it["id"], it["name"], it["vendor"], it["item_type"], it.get("year", ""), it.get("aliases", ""), it.get("confidence", ""))
+    render.console().print(t)
+
+
+@catalog_app.command("show")
+def catalog_show(name: Annotated[str, typer.Argument(help="Catalog id, name or alias.")], json_out: JsonOpt = False) -> None:
+    """Show one item's published figures and their sources."""
+    it = catalog.find(name)
+    if it is None:
+        near = ", ".join(catalog.candidates(name)[:6])
+        raise InputError(f"NAME: {name!r} is not in the catalog ({'did you mean: ' + near if near else 'see `aiexport catalog list`'})",
+                         field="NAME")
+    if json_out:
+        print(json.dumps({k: v for k, v in it.items() if v}, ensure_ascii=False))
+        return
+    t = render.Table(show_header=False, box=None)
+    t.add_column(style="dim")
+    t.add_column()
+    for k, v in it.items():
+        if v:
+            t.add_row(k, v)
+    render.console().print(t)
+
+
+@app.command("rules")
+def rules_cmd(as_of: AsOf = None, scenario: ScenarioOpt = None, json_out: JsonOpt = False) -> None:
+    """The rule versions and parameter values in force on a date, with citations and the rulebook hash."""
+    day = _as_of(as_of)
+    rb = load_rulebook(scenario)
+    res = rb.resolve(day)
+    if json_out:
+        print(json.dumps({"as_of": day.isoformat(), "rulebook_hash": res.rulebook_hash,
+                          **res.model_dump(mode="json", by_alias=True)}, ensure_ascii=False))
+        return
+    out = render.console()
+    out.print(f"Rules as of {day} · scenario: {res.scenario or 'baseline'} · rulebook sha256 {res.rulebook_hash}")
+    t = render.Table(show_header=True, header_style="bold")
+    for col in ("instrument", "version / parameter", "value", "since", "status", "fact", "citation"):
+        t.add_column(col)
+    for inst in res.instruments.values():
+        v = inst.version
+        t.add_row(inst.id, v.id if v else "(none in force)", "", v.from_.isoformat() if v else "", v.status if v else "",
+                  v.fact if v else "", v.citation.text() if v else "")
+        for p in inst.params.values():
+            t.add_row("", p.name, f"{p.value:g} {p.unit}", p.since.isoformat(), p.status, p.fact, p.citation.text())
+    out.print(t)
+
+
+@app.command()
+def demo(lang: LangOpt = Lang.en) -> None:
+    """A short tour on built-in data: the thresholds moving under real chips."""
+    out = render.console()
+    rb = load_rulebook()
+    out.rule("aiexport demo: what was this chip on date D, under which paragraph, and why")
+    tour = [("A800", "2023-06-01"), ("A800", "2024-01-01"), ("H20", "2026-11-29"), ("RTX 4090", "2024-06-01"),
+            ("HGX H100 8-GPU", "2024-06-01"), ("TPU v4", "2024-06-01")]
+    for name, day in tour:
+        frame, _ = _specs(name, None)
+        r = classify_frame(frame, rb, parse_date(day), "catalog").to_dicts()[0]
+        out.print(render.classification_panel(r, lang.value))
+    frame, _ = _specs("A800", None)
+    spans = timeline(frame, rb)["nv_a800_sxm"]
+    out.print(render.timeline_table("A800 SXM4 80GB", spans, lang.value))
+    scen = Path(str(__file__)).parent / "rules" / "scenarios" / "h20_class.yaml"
+    rbs = load_rulebook(scen)
+    frame, _ = _specs("H20", None)
+    r = classify_frame(frame, rbs, parse_date("2026-11-29"), "catalog").to_dicts()[0]
+    out.rule("What if: the hypothetical H20-class scenario (rules/scenarios/h20_class.yaml)")
+    out.print(render.classification_panel(r, lang.value))
+    whole = classify_frame(specs_from_python([catalog.spec_of(it) for it in catalog.items()], "catalog"), rb, date.today(), "catalog")
+    out.rule(f"The whole built-in catalog as of {date.today()}")
+    out.print(render.summary_table(whole.to_dicts(), lang.value))
+
+
+def main() -> None:
+    """Entry point: run the app and turn every error into one line and an exit status."""
+    try:
+        _run()
+    except SystemExit:
+        raise
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # last resort: one line, never a traceback
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"internal error: {exc.__class__.__name__}: {first} (please report it with the input that caused it)", file=sys.stderr)
+        sys.exit(3)
+
+
+def _run() -> None:
+    try:
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+    except AiexportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        name = type(exc).__name__
+        if name.startswith("NoArgsIsHelp") and hasattr(exc, "format_message"):
+            print(exc.format_message())
+            sys.exit(0)
+        if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2:  # a usage error from the CLI parser
+            ctx = getattr(exc, "ctx", None)
+            cmd = f"aiexport {ctx.info_name}" if ctx is not None and ctx.info_name not in (None, "aiexport") else "aiexport"
+            print(f"error: {exc.format_message()} (see `{cmd} --help`)", file=sys.stderr)
+            sys.exit(2)
+        if name == "Abort":
+            print("aborted", file=sys.stderr)
+            sys.exit(130)
+        raise

@@ -1,0 +1,536 @@
+"""The rulebook: the regulations as dated, cited data.
+
+Load the rule files in ``aiexport/rules/``, validate them, apply scenario overlays, resolve them
+"as of" a date and hash the result.
+
+Date convention: a version or a parameter value holds from its ``from`` date, inclusive, until the
+day before the next one's ``from`` date. A parameter value of ``null`` means "removed from that
+date". Nothing is in force before the first ``from`` date. Dates are calendar days (no time zone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aiexport.errors import InputError, RulebookError
+
+Status = Literal["in_force", "superseded", "codified_not_enforced", "proposed"]
+Fact = Literal["P", "S", "D", "UNCONFIRMED"]
+Kind = Literal["ic", "hbm_stack", "system"]
+Op = Literal[">=", ">", "<", "<="]
+
+#: Metrics a condition may compare. Defined in chips.py; listed here so rule files are validated.
+METRICS = (
+    "tpp",
+    "performance_density",
+    "memory_bandwidth_density",
+    "io_bidir_gbps",
+    "memory_bw_gbps",
+    "die_area_mm2",
+    "transistors_billion",
+    "process_nm",
+)
+FLAGS = ("datacenter", "hbm")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Citation(_Strict):
+    fr: str | None = None
+    cfr: str | None = None
+    other: str | None = None
+    url: str | None = None
+
+    def text(self) -> str:
+        return "; ".join(p for p in (self.fr, self.cfr, self.other) if p)
+
+
+# --- conditions: the control tests written as data -------------------------------------------
+
+
+class Compare(_Strict):
+    metric: str
+    op: Op
+    param: str | None = None
+    value: float | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Compare:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
+        if (self.param is None) == (self.value is None):
+            raise ValueError("a comparison needs exactly one of 'param' or 'value'")
+        return self
+
+
+class Flag(_Strict):
+    flag: str
+    is_: bool = Field(alias="is")
+
+    @model_validator(mode="after")
+    def _known(self) -> Flag:
+        if self.flag not in FLAGS:
+            raise ValueError(f"unknown flag {self.flag!r}; known: {', '.join(FLAGS)}")
+        return self
+
+
+class KindIs(_Strict):
+    kind: Kind
+
+
+class Contains(_Strict):
+    contains: str
+
+
+class All(_Strict):
+    all: list[Condition]
+
+
+class AnyOf(_Strict):
+    any: list[Condition]
+
+
+Condition = Annotated[Union[All, AnyOf, Compare, Flag, KindIs, Contains], Field(union_mode="left_to_right")]
+All.model_rebuild()
+AnyOf.model_rebuild()
+
+
+def condition_leaves(cond: Any) -> list[Any]:
+    if isinstance(cond, All):
+        return [leaf for c in cond.all for leaf in condition_leaves(c)]
+    if isinstance(cond, AnyOf):
+        return [leaf for c in cond.any for leaf in condition_leaves(c)]
+    return [cond]
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+
+class ParamValue(_Strict):
+    from_: date = Field(alias="from")
+    value: float | None
+    status: Status
+    fact: Fact
+    citation: Citation
+    note: str | None = None
+
+
+class Parameter(_Strict):
+    label_en: str
+    label_zh: str
+    unit: str
+    values: list[ParamValue]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Parameter:
+        dates = [v.from_ for v in self.values]
+        if len(set(dates)) != len(dates):
+            raise ValueError("two values of one parameter share a 'from' date")
+        object.__setattr__(self, "values", sorted(self.values, key=lambda v: v.from_))
+        return self
+
+    def at(self, day: date) -> ParamValue | None:
+        current = None
+        for v in self.values:
+            if v.from_ <= day:
+                current = v
+            else:
+                break
+        return current
+
+
+# --- versions of an instrument -----------------------------------------------------------------
+
+
+class Paragraph(_Strict):
+    id: str
+    control: str
+    applies_to: list[Kind]
+    fact: Fact
+    citation: Citation
+    text_en: str
+    text_zh: str
+    when: Condition
+
+
+class Note(_Strict):
+    id: str
+    excludes: list[str]
+    fact: Fact
+    citation: Citation
+    text_en: str
+    text_zh: str
+    when: Condition
+
+
+class ExceptionRule(_Strict):
+    code: str
+    name_en: str
+    name_zh: str
+    controls: list[str]
+    fact: Fact
+    citation: Citation
+    text_en: str
+    text_zh: str
+    when: Condition
+
+
+class ZParagraph(_Strict):
+    base: str
+    a_tier: str
+    b_tier: str
+    fact: Fact
+    citation: Citation
+
+
+class Version(_Strict):
+    id: str
+    from_: date = Field(alias="from")
+    extends: str | None = None
+    status: Status
+    fact: Fact
+    title_en: str
+    title_zh: str
+    citation: Citation
+    paragraphs: list[Paragraph] = []
+    remove_paragraphs: list[str] = []
+    notes: list[Note] = []
+    remove_notes: list[str] = []
+    exceptions: list[ExceptionRule] = []
+    remove_exceptions: list[str] = []
+    inherit_exceptions: bool | None = None
+    z_paragraphs: list[ZParagraph] = []
+
+    def flattened(self, parent: Version | None) -> Version:
+        """This version with what it `extends` merged in (added or replaced by id)."""
+        if parent is None:
+            return self
+        paras = {p.id: p for p in parent.paragraphs if p.id not in self.remove_paragraphs}
+        paras.update({p.id: p for p in self.paragraphs})
+        notes = {n.id: n for n in parent.notes if n.id not in self.remove_notes}
+        notes.update({n.id: n for n in self.notes})
+        excs = [e for e in parent.exceptions if e.code not in self.remove_exceptions]
+        excs += list(self.exceptions)
+        zs = {z.base: z for z in parent.z_paragraphs}
+        zs.update({z.base: z for z in self.z_paragraphs})
+        inherit = self.inherit_exceptions if self.inherit_exceptions is not None else parent.inherit_exceptions
+        return self.model_copy(
+            update={
+                "extends": None,
+                "paragraphs": list(paras.values()),
+                "notes": list(notes.values()),
+                "exceptions": excs,
+                "z_paragraphs": list(zs.values()),
+                "inherit_exceptions": inherit,
+                "remove_paragraphs": [],
+                "remove_notes": [],
+                "remove_exceptions": [],
+            }
+        )
+
+
+class Definition(_Strict):
+    id: str
+    fact: Fact
+    citation: Citation
+    text_en: str
+    text_zh: str
+
+
+class InstrumentHead(_Strict):
+    id: str
+    role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric"]
+    title_en: str
+    title_zh: str
+    citation: Citation
+
+
+class Instrument(_Strict):
+    instrument: InstrumentHead
+    parameters: dict[str, Parameter] = {}
+    versions: list[Version] = []
+    definitions: list[Definition] = []
+
+    @property
+    def id(self) -> str:
+        return self.instrument.id
+
+
+class InstrumentOverlay(_Strict):
+    parameters: dict[str, Parameter] = {}
+    versions: list[Version] = []
+
+
+class ScenarioHead(_Strict):
+    id: str
+    title_en: str
+    title_zh: str
+    status: Status
+    hypothetical: bool
+    inspiration: list[dict[str, Any]] = []
+
+
+class Scenario(_Strict):
+    scenario: ScenarioHead
+    instruments: dict[str, InstrumentOverlay]
+
+
+# --- resolved view -----------------------------------------------------------------------------
+
+
+class ResolvedParam(_Strict):
+    name: str
+    value: float | None
+    label_en: str
+    label_zh: str
+    unit: str
+    since: date
+    status: Status
+    fact: Fact
+    citation: Citation
+
+
+class ResolvedInstrument(_Strict):
+    id: str
+    title_en: str
+    title_zh: str
+    version: Version | None
+    params: dict[str, ResolvedParam]
+    definitions: list[Definition]
+
+    def param(self, name: str) -> ResolvedParam:
+        try:
+            return self.params[name]
+        except KeyError:
+            raise RulebookError(f"{self.id}: parameter {name!r} has no value on this date") from None
+
+
+class Resolved(_Strict):
+    as_of: date
+    scenario: str | None
+    instruments: dict[str, ResolvedInstrument]
+
+    @cached_property
+    def rulebook_hash(self) -> str:
+        payload = self.model_dump(mode="json", by_alias=True)
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def __getitem__(self, instrument_id: str) -> ResolvedInstrument:
+        return self.instruments[instrument_id]
+
+
+# --- the rulebook ------------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path | Any, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read {what} ({exc.__class__.__name__})", field=None) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise InputError(f"{path}:{where} is not valid YAML; fix the syntax") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}"
+
+
+class Rulebook:
+    """All instruments, each with its versions and dated parameters, plus any scenario applied."""
+
+    def __init__(self, instruments: dict[str, Instrument], scenario: Scenario | None = None):
+        self.instruments = instruments
+        self.scenario = scenario
+        self._flat: dict[str, list[Version]] = {}
+        for iid, inst in instruments.items():
+            self._flat[iid] = self._flatten(inst)
+        self._check_params()
+        self._resolved: dict[date, Resolved] = {}
+
+    # loading ----------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, rules_dir: Path | None = None) -> Rulebook:
+        base = Path(rules_dir) if rules_dir else Path(str(resources.files("aiexport") / "rules"))
+        instruments: dict[str, Instrument] = {}
+        for path in sorted(base.glob("*.yaml")):
+            data = _read_yaml(path, "rule file")
+            try:
+                inst = Instrument.model_validate(data)
+            except ValidationError as exc:
+                raise RulebookError(f"{path.name}: {_first_error(exc)}") from None
+            if inst.id in instruments:
+                raise RulebookError(f"{path.name}: instrument {inst.id!r} defined twice")
+            instruments[inst.id] = inst
+        if not instruments:
+            raise RulebookError(f"{base}: no rule files found")
+        return cls(instruments)
+
+    def with_scenario(self, path: str | Path) -> Rulebook:
+        """The baseline with a scenario overlay applied; the baseline itself is never edited."""
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{p}: scenario file not found; give the path of a scenario YAML file", field="--scenario")
+        data = _read_yaml(p, "scenario")
+        try:
+            scen = Scenario.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(f"{p}: {_first_error(exc)}", field="--scenario") from None
+        merged: dict[str, Instrument] = dict(self.instruments)
+        for iid, overlay in scen.instruments.items():
+            if iid not in merged:
+                raise InputError(f"{p}: instruments.{iid}: no such instrument in the rulebook", field="--scenario")
+            base = merged[iid]
+            params = dict(base.parameters)
+            for name, par in overlay.parameters.items():
+                if name in params:
+                    vals = {v.from_: v for v in params[name].values}
+                    vals.update({v.from_: v for v in par.values})
+                    params[name] = params[name].model_copy(update={"values": sorted(vals.values(), key=lambda v: v.from_)})
+                else:
+                    params[name] = par
+            versions = {v.id: v for v in base.versions}
+            versions.update({v.id: v for v in overlay.versions})
+            merged[iid] = base.model_copy(update={"parameters": params, "versions": list(versions.values())})
+        try:
+            return Rulebook(merged, scenario=scen)
+        except RulebookError as exc:
+            raise InputError(f"{p}: {exc}", field="--scenario") from None
+
+    # validation -------------------------------------------------------------------------------
+    @staticmethod
+    def _flatten(inst: Instrument) -> list[Version]:
+        by_id = {v.id: v for v in inst.versions}
+        if len(by_id) != len(inst.versions):
+            raise RulebookError(f"{inst.id}: two versions share an id")
+        dates = [v.from_ for v in inst.versions]
+        if len(set(dates)) != len(dates):
+            raise RulebookError(f"{inst.id}: two versions share a 'from' date")
+        flat: dict[str, Version] = {}
+
+        def get(vid: str, seen: tuple[str, ...] = ()) -> Version:
+            if vid in flat:
+                return flat[vid]
+            if vid not in by_id:
+                raise RulebookError(f"{inst.id}: version extends unknown version {vid!r}")
+            if vid in seen:
+                raise RulebookError(f"{inst.id}: versions extend each other in a cycle ({vid})")
+            v = by_id[vid]
+            parent = get(v.extends, seen + (vid,)) if v.extends else None
+            flat[vid] = v.flattened(parent)
+            return flat[vid]
+
+        return sorted((get(v.id) for v in inst.versions), key=lambda v: v.from_)
+
+    def _check_params(self) -> None:
+        for iid, versions in self._flat.items():
+            params = self.instruments[iid].parameters
+            for v in versions:
+                conds = [p.when for p in v.paragraphs] + [n.when for n in v.notes] + [e.when for e in v.exceptions]
+                for cond in conds:
+                    for leaf in condition_leaves(cond):
+                        name = getattr(leaf, "param", None)
+                        if name is None:
+                            continue
+                        if name not in params:
+                            raise RulebookError(f"{iid}: version {v.id} uses unknown parameter {name!r}")
+                        pv = params[name].at(v.from_)
+                        if pv is None or pv.value is None:
+                            raise RulebookError(
+                                f"{iid}: parameter {name!r} has no value on {v.from_}, when version {v.id} starts"
+                            )
+
+    # resolution -------------------------------------------------------------------------------
+    def change_dates(self) -> list[date]:
+        """Every date on which some version or parameter value starts."""
+        days: set[date] = set()
+        for iid, inst in self.instruments.items():
+            days.update(v.from_ for v in self._flat[iid])
+            for par in inst.parameters.values():
+                days.update(v.from_ for v in par.values)
+        return sorted(days)
+
+    def resolve(self, as_of: date) -> Resolved:
+        if as_of in self._resolved:
+            return self._resolved[as_of]
+        out: dict[str, ResolvedInstrument] = {}
+        for iid, inst in self.instruments.items():
+            version = None
+            for v in self._flat[iid]:
+                if v.from_ <= as_of:
+                    version = v
+            params: dict[str, ResolvedParam] = {}
+            for name, par in inst.parameters.items():
+                pv = par.at(as_of)
+                if pv is None or pv.value is None:
+                    continue
+                params[name] = ResolvedParam(
+                    name=name,
+                    value=pv.value,
+                    label_en=par.label_en,
+                    label_zh=par.label_zh,
+                    unit=par.unit,
+                    since=pv.from_,
+                    status=pv.status,
+                    fact=pv.fact,
+                    citation=pv.citation,
+                )
+            out[iid] = ResolvedInstrument(
+                id=iid,
+                title_en=inst.instrument.title_en,
+                title_zh=inst.instrument.title_zh,
+                version=version,
+                params=params,
+                definitions=inst.definitions,
+            )
+        resolved = Resolved(as_of=as_of, scenario=self.scenario.scenario.id if self.scenario else None, instruments=out)
+        self._resolved[as_of] = resolved
+        return resolved
+
+    def version_status_on(self, version: Version, as_of: date) -> Status:
+        """The legal status of a version on a date inside its period."""
+        if version.status in ("codified_not_enforced", "proposed"):
+            return version.status
+        return "in_force"
+
+
+_BASELINE: Rulebook | None = None
+
+
+def baseline() -> Rulebook:
+    """The packaged rulebook, loaded once per process."""
+    global _BASELINE
+    if _BASELINE is None:
+        _BASELINE = Rulebook.load()
+    return _BASELINE
+
+
+def load_rulebook(scenario: str | Path | None = None) -> Rulebook:
+    rb = baseline()
+    return rb.with_scenario(scenario) if scenario else rb
+
+
+def parse_date(text: str | date, field: str = "--as-of") -> date:
+    if isinstance(text, date):
+        return text
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(f"{field}: {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-01-01", field=field) from None

@@ -1,0 +1,222 @@
+"""Chip and system specs: the input format of `classify`, read and validated in one place.
+
+A spec file is CSV (header row), JSON or YAML (one object or a list of objects). Every row is
+checked column by column; the first bad cell stops the run with one line naming the file, the row
+and the field, and saying how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from aiexport.errors import InputError
+
+#: Dense peak rates, in TFLOPS or TOPS, one column per precision. Sparse figures must be halved
+#: (or left out) by the user: the engine never treats a sparse figure as dense.
+RATE_FIELDS = ("fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "fp4")
+
+#: field -> (kind, help text used in error messages)
+FIELDS: dict[str, tuple[str, str]] = {
+    "id": ("id", "a unique identifier for the row"),
+    "name": ("text", "the product name"),
+    "vendor": ("text", "the vendor"),
+    "datacenter": ("bool", "yes or no: designed or marketed for datacenters"),
+    **{f: ("rate", f"the dense {f.upper()} rate in TFLOPS/TOPS, a number >= 0 (empty if unsupported)") for f in RATE_FIELDS},
+    "die_area_mm2": ("positive", "the applicable die area in mm², a number > 0"),
+    "io_bidir_gbps": ("nonneg", "the aggregate bidirectional I/O in GB/s, a number >= 0"),
+    "memory_bw_gbps": ("nonneg", "the memory bandwidth in GB/s, a number >= 0"),
+    "transistors_billion": ("nonneg", "the transistor count in billions, a number >= 0"),
+    "process_nm": ("positive", "the process node in nm, a number > 0"),
+    "hbm": ("bool", "yes or no: is or contains high-bandwidth memory"),
+    "hbm_package_area_mm2": ("positive", "the HBM package or stack area in mm², a number > 0"),
+    "base_eccn": ("eccn", "an ECCN such as 5A992.c"),
+    "contains": ("text", "the catalog name or spec id of the IC the system contains"),
+    "count": ("count", "how many of that IC the system holds, a whole number >= 1"),
+    "item_type": ("item_type", "ic, hbm_stack or system (inferred when empty)"),
+}
+SPEC_COLUMNS = tuple(FIELDS)
+NUMERIC_FIELDS = tuple(f for f, (k, _) in FIELDS.items() if k in ("rate", "positive", "nonneg"))
+_TRUE = ("yes", "y", "true", "1")
+_FALSE = ("no", "n", "false", "0")
+_ITEM_TYPES = ("ic", "hbm_stack", "system")
+
+
+def _fail(source: str, row: int | None, field: str, problem: str, fix: str) -> InputError:
+    where = f"{source}: row {row}, field {field}" if row is not None else f"{source}: field {field}"
+    return InputError(f"{where}: {problem}; {fix}", field=field, row=row)
+
+
+def _scalar(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return repr(value)  # a list or mapping where a scalar belongs: rejected by validation below
+
+
+def frame_from_records(records: Iterable[Mapping[str, Any]], source: str = "input") -> pl.DataFrame:
+    """Build a string frame from dict-like rows (JSON, YAML, the Python API)."""
+    cols: dict[str, list[str | None]] = {}
+    n = 0
+    for i, rec in enumerate(records, start=1):
+        if not isinstance(rec, Mapping):
+            raise InputError(f"{source}: row {i} is not an object; give one object of spec fields per row")
+        for key in rec:
+            if key not in FIELDS:
+                raise _fail(source, i, str(key), "unknown column", f"use only {', '.join(SPEC_COLUMNS)}")
+            if isinstance(rec[key], (list, dict)):
+                raise _fail(source, i, str(key), "a list or object where one value belongs", FIELDS[key][1])
+        for key in cols:
+            cols[key].append(_scalar(rec.get(key)))
+        for key in rec:
+            if key not in cols:
+                cols[key] = [None] * n + [_scalar(rec[key])]
+        n += 1
+    if n == 0:
+        raise InputError(f"{source}: no rows; give at least one spec")
+    return pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in cols.items()})
+
+
+def read_spec_file(path: str | Path) -> pl.DataFrame:
+    """Read a spec file into a frame of strings (validated by `validate_specs`)."""
+    p = Path(path)
+    source = str(path)
+    if not p.is_file():
+        raise InputError(f"{source}: file not found; give the path of a CSV, JSON or YAML spec file", field="--spec")
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise InputError(f"{source}: the file is empty; give at least one spec row")
+    if b"\x00" in raw:
+        raise InputError(f"{source}: binary data, not a CSV, JSON or YAML file; give a text spec file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: not UTF-8 text; save the spec file as UTF-8") from None
+    suffix = p.suffix.lower()
+    head = text.lstrip()[:1]
+    if suffix == ".json" or (suffix not in (".csv", ".yaml", ".yml") and head in "[{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}: line {exc.lineno}: not valid JSON ({exc.msg}); fix the syntax") from None
+        return frame_from_records(data if isinstance(data, list) else [data], source)
+    if suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" line {mark.line + 1}:" if mark else ""
+            raise InputError(f"{source}:{line} not valid YAML; fix the syntax") from None
+        if data is None:
+            raise InputError(f"{source}: the file is empty; give at least one spec")
+        return frame_from_records(data if isinstance(data, list) else [data], source)
+    return _read_csv(text, source)
+
+
+def _read_csv(text: str, source: str) -> pl.DataFrame:
+    try:
+        df = pl.read_csv(text.encode("utf-8"), infer_schema=False, missing_utf8_is_empty_string=False)
+    except pl.exceptions.NoDataError:
+        raise InputError(f"{source}: the file is empty; give a header row and at least one spec row") from None
+    except Exception as exc:  # polars raises several parser errors; all mean "not a CSV we can read"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise InputError(f"{source}: not a readable CSV file ({first[:120]}); give a CSV with a header row") from None
+    cols = [c.strip() for c in df.columns]
+    df.columns = cols
+    for c in cols:
+        if c not in FIELDS:
+            shown = c if c.isprintable() and len(c) < 40 else repr(c[:40])
+            raise _fail(source, None, shown, "unknown column", f"use only {', '.join(SPEC_COLUMNS)}")
+    if df.height == 0:
+        raise InputError(f"{source}: no data rows under the header; give at least one spec row")
+    return df
+
+
+def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
+    """Check every cell and return a typed frame with all spec columns present."""
+    df = raw.with_columns(pl.col(c).str.strip_chars() for c in raw.columns)
+    df = df.with_columns(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in df.columns)
+    missing = [c for c in SPEC_COLUMNS if c not in df.columns]
+    if missing:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    if "id" not in raw.columns:
+        raise _fail(source, None, "id", "the id column is missing", "add an id column with a unique value per row")
+    row_no = pl.int_range(1, pl.len() + 1).alias("__row")
+    df = df.with_columns(row_no)
+
+    def first_bad(mask: pl.Expr) -> tuple[int, str] | None:
+        hit = df.filter(mask).select("__row").head(1)
+        return (hit.item(0, 0), "") if hit.height else None
+
+    if (bad := first_bad(pl.col("id").is_null())) is not None:
+        raise _fail(source, bad[0], "id", "empty id", "give each row a unique id")
+    dup = df.filter(pl.col("id").is_duplicated()).select("__row", "id").head(1)
+    if dup.height:
+        raise _fail(source, dup.item(0, 0), "id", f"duplicate id {dup.item(0, 1)!r}", "give each row a unique id")
+
+    casts: list[pl.Expr] = []
+    for field, (kind, help_text) in FIELDS.items():
+        col = pl.col(field)
+        if kind in ("rate", "positive", "nonneg"):
+            num = col.cast(pl.Float64, strict=False)
+            bad_num = col.is_not_null() & (num.is_null() | num.is_nan() | num.is_infinite())
+            if (bad := first_bad(bad_num)) is not None:
+                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
+                raise _fail(source, bad[0], field, f"{value!r} is not a number", f"give {help_text}")
+            limit = (num <= 0) if kind == "positive" else (num < 0)
+            if (bad := first_bad(col.is_not_null() & limit)) is not None:
+                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
+                word = "not positive" if kind == "positive" else "negative"
+                raise _fail(source, bad[0], field, f"{value} is {word}", f"give {help_text}")
+            casts.append(num.alias(field))
+        elif kind == "bool":
+            low = col.str.to_lowercase()
+            if (bad := first_bad(col.is_not_null() & ~low.is_in(_TRUE + _FALSE))) is not None:
+                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
+                raise _fail(source, bad[0], field, f"{value!r} is not yes or no", f"give {help_text}")
+            casts.append(pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).alias(field))
+        elif kind == "count":
+            num = col.cast(pl.Float64, strict=False)
+            bad_count = col.is_not_null() & (num.is_null() | (num < 1) | (num != num.floor()) | num.is_infinite())
+            if (bad := first_bad(bad_count)) is not None:
+                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
+                raise _fail(source, bad[0], field, f"{value!r} is not a whole number >= 1", f"give {help_text}")
+            casts.append(num.cast(pl.Int64).alias(field))
+        elif kind == "item_type":
+            low = col.str.to_lowercase()
+            if (bad := first_bad(col.is_not_null() & ~low.is_in(_ITEM_TYPES))) is not None:
+                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
+                raise _fail(source, bad[0], field, f"{value!r} is not an item type", f"give {help_text}")
+            casts.append(low.alias(field))
+        elif kind == "eccn":
+            up = col.str.to_uppercase()
+            if (bad := first_bad(col.is_not_null() & ~up.str.contains(r"^[0-9][A-E][0-9]{3}(\.[A-Z0-9]+)*$"))) is not None:
+                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
+                raise _fail(source, bad[0], field, f"{value!r} is not an ECCN", f"give {help_text}")
+            casts.append(up.str.replace(r"\.([A-Z])", ".$1").alias(field))
+        else:
+            casts.append(col)
+    out = df.with_columns(casts)
+    sys_rows = out.filter((pl.col("item_type") == "system") & pl.col("contains").is_null()).head(1)
+    if sys_rows.height:
+        raise _fail(source, sys_rows.item(0, "__row"), "contains", "a system without contents",
+                    "name the IC it holds in contains (catalog name or spec id) and give count")
+    both = out.filter(pl.col("contains").is_not_null() & pl.any_horizontal(pl.col(RATE_FIELDS).is_not_null())).head(1)
+    if both.height:
+        raise _fail(source, both.item(0, "__row"), "contains",
+                    "a system row with its own rates", "give the IC's rates in its own row and name it in contains, or drop contains")
+    return out.select(["__row", *SPEC_COLUMNS])
+
+
+def specs_from_python(spec: Mapping[str, Any] | Iterable[Mapping[str, Any]], source: str = "spec") -> pl.DataFrame:
+    records = [spec] if isinstance(spec, Mapping) else list(spec)
+    records = [{"id": f"spec{i}", **r} if "id" not in r else dict(r) for i, r in enumerate(records, start=1)]
+    return validate_specs(frame_from_records(records, source), source)
