@@ -26,7 +26,7 @@ from functools import reduce
 import polars as pl
 
 from aiexport.errors import InputError
-from aiexport.evaluate import Compiler, fmt, outcome, outcome_text
+from aiexport.evaluate import Compiler, Stages, fmt, outcome, outcome_text
 from aiexport.rulebook import Resolved, ResolvedInstrument, Rulebook, Version
 from aiexport.specs import RATE_FIELDS
 
@@ -50,16 +50,16 @@ def reason(rule: str | pl.Expr, citation: str, text_en: pl.Expr | str, text_zh: 
                      fact=lit(fact), outcome=lit(result))
 
 
-def reason_list(items: list[pl.Expr]) -> pl.Expr:
-    if not items:
-        return pl.lit([], dtype=REASON_DTYPE)
-    return pl.concat_list(items).list.drop_nulls()
-
-
-def string_list(items: list[pl.Expr]) -> pl.Expr:
+def string_list(items: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """The strings whose condition holds, in first-listed order, each once, as a list column."""
     if not items:
         return pl.lit([], dtype=pl.List(pl.String))
-    return pl.concat_list([i.cast(pl.String) for i in items]).list.drop_nulls().list.unique(maintain_order=True)
+    by_value: dict[str, list[pl.Expr]] = {}
+    for cond, value in items:
+        by_value.setdefault(value, []).append(cond.fill_null(False))
+    parts = [pl.when(reduce(lambda a, b: a | b, conds)).then(pl.lit(value)) for value, conds in by_value.items()]
+    joined = pl.concat_str(parts, separator="\x1f", ignore_nulls=True)
+    return pl.when(joined == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(joined.str.split("\x1f"))
 
 
 # --- 1. metrics --------------------------------------------------------------------------------
@@ -72,30 +72,19 @@ def add_metrics(df: pl.DataFrame, metric: ResolvedInstrument) -> pl.DataFrame:
             pl.lit(None, dtype=pl.Float64).alias("tpp"), pl.lit(None, dtype=pl.String).alias("tpp_precision"),
             pl.lit(None, dtype=pl.Float64).alias("performance_density"),
             (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
-            _item_type().alias("item_type"), pl.lit(None, dtype=pl.String).alias("__tpp_fact"),
-            pl.lit(None, dtype=pl.String).alias("__tpp_how"))
+            _item_type().alias("item_type"))
     bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
     per = {p: pl.col(p) * bits[p].value for p in RATE_FIELDS}
     tpp = pl.max_horizontal(list(per.values()))
     df = df.with_columns(tpp.alias("tpp"))
     is_max = {p: per[p] == pl.col("tpp") for p in RATE_FIELDS}
     precision = pl.concat_str([pl.when(is_max[p]).then(pl.lit(p)) for p in RATE_FIELDS], separator="=", ignore_nulls=True)
-    best_fact = pl.lit("UNCONFIRMED")
-    for fact in sorted(FACT_RANK, key=FACT_RANK.get, reverse=True):
-        hits = [is_max[p] for p in RATE_FIELDS if bits[p].fact == fact]
-        if hits:
-            best_fact = pl.when(pl.any_horizontal(hits)).then(pl.lit(fact)).otherwise(best_fact)
-    shown_first = sorted(RATE_FIELDS, key=lambda p: FACT_RANK[bits[p].fact])  # a tie is shown by its best-sourced precision
-    how = pl.coalesce([pl.when(is_max[p]).then(pl.format(f"{p.upper()} {{}} × {fmt_bits(bits[p].value)} bits", fmt(pl.col(p))))
-                       for p in shown_first])
     item_type = _item_type()
     return df.with_columns(
         pl.when(pl.col("tpp").is_not_null()).then(precision).alias("tpp_precision"),
         (pl.col("tpp") / pl.col("die_area_mm2")).alias("performance_density"),
         (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
         item_type.alias("item_type"),
-        pl.when(pl.col("tpp").is_not_null()).then(best_fact).alias("__tpp_fact"),
-        how.alias("__tpp_how"),
     )
 
 
@@ -116,13 +105,26 @@ def fmt_bits(x: float | None) -> str:
     return str(int(x)) if x is not None and float(x).is_integer() else str(x)
 
 
-def tpp_reason(metric: ResolvedInstrument) -> pl.Expr:
+def tpp_reason(metric: ResolvedInstrument) -> tuple[pl.Expr, pl.Expr]:
+    """How the TPP was computed: the precision that gives the maximum, its rate and bit length."""
+    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):
+        return pl.lit(False), pl.lit(None)
+    bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
+    is_max = {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
+    best_fact = pl.lit("UNCONFIRMED")
+    for fact in sorted(FACT_RANK, key=FACT_RANK.get, reverse=True):
+        hits = [is_max[p] for p in RATE_FIELDS if bits[p].fact == fact]
+        if hits:
+            best_fact = pl.when(pl.any_horizontal(hits)).then(pl.lit(fact)).otherwise(best_fact)
+    shown_first = sorted(RATE_FIELDS, key=lambda p: FACT_RANK[bits[p].fact])  # a tie is shown by its best-sourced precision
+    how = pl.coalesce([pl.when(is_max[p]).then(pl.concat_str([pl.lit(f"{p.upper()} "), fmt(pl.col(p)), pl.lit(f" × {fmt_bits(bits[p].value)} bits")]))
+                       for p in shown_first])
     definition = next((d for d in metric.definitions if d.id == "tpp"), None)
     citation = definition.citation.text() if definition else ""
-    en = pl.format("TPP {} = {} (dense peak rate × bit length; the highest over the precisions given)",
-                   fmt(pl.col("tpp")), pl.col("__tpp_how"))
-    zh = pl.format("总处理性能 {} = {}（稠密峰值速率 × 位长；取所给精度中的最大值）", fmt(pl.col("tpp")), pl.col("__tpp_how"))
-    return pl.when(pl.col("tpp").is_not_null()).then(reason("TPP", citation, en, zh, pl.col("__tpp_fact")))
+    en = pl.concat_str([pl.lit("TPP "), fmt(pl.col("tpp")), pl.lit(" = "), how,
+                        pl.lit(" (highest dense rate × bit length)")])
+    zh = pl.concat_str([pl.lit("总处理性能 "), fmt(pl.col("tpp")), pl.lit(" = "), how, pl.lit("（稠密速率 × 位长的最大值）")])
+    return pl.col("tpp").is_not_null(), reason("TPP", citation, en, zh, best_fact)
 
 
 # --- 2. one version of an instrument as expressions ---------------------------------------------
@@ -130,107 +132,115 @@ def tpp_reason(metric: ResolvedInstrument) -> pl.Expr:
 
 @dataclass
 class VersionPlan:
-    control: pl.Expr
-    paragraph: pl.Expr
-    possible: pl.Expr
-    reasons: list[pl.Expr]
-    missing: pl.Expr
-    exceptions: pl.Expr
+    """One version as expressions: `stages` compute truths and decisions into columns named with
+    the plan's prefix (`{p}control`, `{p}paragraph`, `{p}possible`, `{p}missing`, `{p}exceptions`);
+    `reasons` are struct-or-null expressions over those columns, in display order."""
+
+    stages: Stages
+    reasons: list[tuple[pl.Expr, pl.Expr]]  # (shown when, reason struct)
     version: Version | None
 
 
-def plan_version(inst: ResolvedInstrument, as_of: date, status_on: str) -> VersionPlan:
+def plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str) -> VersionPlan:
+    """One version of an instrument as staged polars expressions (see the module docstring).
+
+    Reasons shown: every paragraph of the levels tried before the decided one (why not those),
+    the paragraph that decided, the notes that matter, and the licence exceptions of the control.
+    """
+    st = Stages(p)
     version = inst.version
+    empty = pl.lit([], dtype=pl.List(pl.String))
     if version is None:
-        text_en = f"No {inst.title_en} was in force on {as_of}"
-        text_zh = f"{as_of} 时 {inst.title_zh} 尚未生效"
-        r = reason(inst.id, "", text_en, text_zh, "P", "not_met")
-        return VersionPlan(pl.lit("none"), pl.lit(None, dtype=pl.String), pl.lit([], dtype=pl.List(pl.String)), [r],
-                           pl.lit([], dtype=pl.List(pl.String)), pl.lit([], dtype=pl.List(pl.String)), None)
-    comp = Compiler(inst)
+        st.col(0, pl.lit("none"), "control", exact=f"{p}control")
+        st.col(0, pl.lit(None, dtype=pl.String), "paragraph", exact=f"{p}paragraph")
+        for name in ("possible", "missing", "exceptions"):
+            st.col(0, empty, name, exact=f"{p}{name}")
+        r = reason(inst.id, inst.citation.text(), f"No {inst.title_en} was in force on {as_of}",
+                   f"{as_of} 时 {inst.title_zh} 尚未生效", "P", "not_met")
+        return VersionPlan(st, [(pl.lit(True), r)], None)
+    comp = Compiler(inst, st)
     kind = pl.col("item_type")
-    head = reason(version.id, version.citation.text(),
-                  f"{inst.title_en} as in force on {as_of}: {version.title_en} (status: {status_on})",
-                  f"{as_of} 时有效的 {inst.title_zh}：{version.title_zh}（状态：{status_on}）", version.fact, "info")
-    reasons: list[pl.Expr] = []
-    missing: list[pl.Expr] = []
+    missing: list[tuple[pl.Expr, str]] = []
 
     # notes first: they exclude levels
     excl_by_level: dict[str, list[pl.Expr]] = {}
     note_parts = []
     for note in version.notes:
         c = comp.compile(note.when)
-        note_parts.append((note, c))
+        truth = st.col(1, c.truth, "n")
+        note_parts.append((note, c, truth))
         for level in note.excludes:
-            excl_by_level.setdefault(level, []).append(c.truth)
+            excl_by_level.setdefault(level, []).append(truth)
 
     levels: list[str] = []
-    level_truth: dict[str, list[pl.Expr]] = {}
-    level_paras: dict[str, list[tuple[str, pl.Expr]]] = {}
-    raw_truth_by_level: dict[str, list[pl.Expr]] = {}
+    paras = []  # (paragraph, compiled, truth, effective truth)
     for para in version.paragraphs:
         c = comp.compile(para.when)
-        can_apply = set(para.applies_to) & {"ic", "hbm_stack"}
-        truth = (pl.when(kind.is_null()).then(pl.lit(None, dtype=pl.Boolean) if can_apply else pl.lit(False))
-                 .when(kind.is_in(para.applies_to)).then(c.truth).otherwise(pl.lit(False)))
-        shown = kind.is_in(para.applies_to) | (kind.is_null() & pl.lit(bool(can_apply)))
-        text_en = pl.format(f"{para.id}: {{}} — {{}}", outcome_text(truth, "en"), c.en)
-        text_zh = pl.format(f"{para.id}：{{}} — {{}}", outcome_text(truth, "zh"), c.zh)
-        reasons.append(pl.when(shown).then(reason(para.id, para.citation.text(), text_en, text_zh, para.fact, outcome(truth))))
-        missing += [pl.when(truth.is_null()).then(m) for m in c.missing]
+        can_apply = bool(set(para.applies_to) & {"ic", "hbm_stack"})
+        truth = st.col(1, pl.when(kind.is_null()).then(pl.lit(None, dtype=pl.Boolean) if can_apply else pl.lit(False))
+                       .when(kind.is_in(para.applies_to)).then(c.truth).otherwise(pl.lit(False)), "p")
         excl = excl_by_level.get(para.control)
-        eff = truth & ~reduce(lambda a, b: a | b, excl) if excl else truth
+        eff = st.col(2, truth & ~reduce(lambda a, b: a | b, excl), "e") if excl else truth
         if para.control not in levels:
             levels.append(para.control)
-        level_truth.setdefault(para.control, []).append(eff)
-        raw_truth_by_level.setdefault(para.control, []).append(truth)
-        level_paras.setdefault(para.control, []).append((para.id, eff))
+        paras.append((para, c, truth, eff))
+        missing += [(truth.is_null() & cond, m) for cond, m in c.missing]
 
-    lvl = {lv: reduce(lambda a, b: a | b, level_truth[lv]) for lv in levels}
-    control = pl.lit("none")
-    for lv in reversed(levels):
-        control = pl.when(lvl[lv].is_null()).then(pl.lit("indeterminate")).when(lvl[lv]).then(pl.lit(lv)).otherwise(control)
-    paragraph = pl.lit(None, dtype=pl.String)
-    for lv in reversed(levels):
-        for pid, eff in reversed(level_paras[lv]):
-            paragraph = pl.when((control == lv) & eff.fill_null(False)).then(pl.lit(pid)).otherwise(paragraph)
-    # possible controls, for an indeterminate answer: every level not ruled out up to the first met one
-    poss_items = []
-    prior_true = pl.lit(False)
-    for lv in levels:
-        poss_items.append(pl.when(~prior_true & (lvl[lv].is_null() | lvl[lv].fill_null(False))).then(pl.lit(lv)))
-        prior_true = prior_true | lvl[lv].fill_null(False)
-    poss_items.append(pl.when(~prior_true).then(pl.lit("none")))
-    possible = pl.when(control == "indeterminate").then(string_list(poss_items)).otherwise(pl.lit([], dtype=pl.List(pl.String)))
+    lvl = {lv: st.col(3, reduce(lambda a, b: a | b, [e for q, _, _, e in paras if q.control == lv]), "v") for lv in levels}
+    control_expr = pl.lit("none")
+    rank_expr = pl.lit(len(levels))
+    for i, lv in reversed(list(enumerate(levels))):
+        control_expr = pl.when(lvl[lv].is_null()).then(pl.lit("indeterminate")).when(lvl[lv]).then(pl.lit(lv)).otherwise(control_expr)
+        rank_expr = pl.when(lvl[lv].fill_null(False)).then(pl.lit(i)).otherwise(rank_expr)
+    control = st.col(4, control_expr, "control", exact=f"{p}control")
+    rank = st.col(4, rank_expr, "rank")
+    # the deciding paragraph: the first met one of the first met level
+    chosen = pl.lit(None, dtype=pl.String)
+    for para, _, _, eff in reversed(paras):
+        chosen = pl.when((rank == levels.index(para.control)) & eff.fill_null(False)).then(pl.lit(para.id)).otherwise(chosen)
+    chosen = st.col(5, chosen, "chosen")
+    st.col(6, pl.when(control == "indeterminate").then(pl.lit(None, dtype=pl.String)).otherwise(chosen), "paragraph",
+           exact=f"{p}paragraph")
+    poss_items = [(((rank > i) & lvl[lv].is_null()) | (rank == i), lv) for i, lv in enumerate(levels)]
+    poss_items.append((rank == len(levels), "none"))
+    st.col(5, pl.when(control == "indeterminate").then(string_list(poss_items)).otherwise(empty), "possible", exact=f"{p}possible")
 
-    for note, c in note_parts:
-        raw = [t for lv in note.excludes for t in raw_truth_by_level.get(lv, [])]
-        matters = reduce(lambda a, b: a | b, [t.is_null() | t.fill_null(False) for t in raw]) if raw else pl.lit(True)
-        applies_en = pl.format(f"{note.id}: {{}} — {{}}. {note.text_en}",
-                               pl.when(c.truth).then(pl.lit("applies")).when(~c.truth).then(pl.lit("does not apply"))
-                               .otherwise(pl.lit("cannot tell whether it applies")), c.en)
-        applies_zh = pl.format(f"{note.id}：{{}} — {{}}。{note.text_zh}",
-                               pl.when(c.truth).then(pl.lit("适用")).when(~c.truth).then(pl.lit("不适用"))
-                               .otherwise(pl.lit("无法判断是否适用")), c.zh)
-        show = (c.truth.is_null() & matters) | (c.truth.fill_null(False) & (matters if raw else pl.lit(True)))
-        reasons.append(pl.when(show).then(reason(note.id, note.citation.text(), applies_en, applies_zh, note.fact, outcome(c.truth))))
-        missing += [pl.when(c.truth.is_null() & matters).then(m) for m in c.missing]
+    reasons: list[tuple[pl.Expr, pl.Expr]] = []
+    for para, c, truth, _ in paras:
+        shown = (kind.is_in(para.applies_to) | (kind.is_null() & pl.lit(bool(set(para.applies_to) & {"ic", "hbm_stack"})))) & (
+            (rank > levels.index(para.control)) | (chosen == para.id))
+        text_en = pl.concat_str([pl.lit(f"{para.id}: "), outcome_text(truth, "en"), pl.lit(" — "), c.en])
+        text_zh = pl.concat_str([pl.lit(f"{para.id}："), outcome_text(truth, "zh"), pl.lit(" — "), c.zh])
+        reasons.append((shown, reason(para.id, para.citation.text(), text_en, text_zh, para.fact, outcome(truth))))
+
+    for note, c, truth in note_parts:
+        raw = [t for q, _, t, _ in paras if q.control in note.excludes]
+        # a note that excludes nothing only explains why an item is NOT caught: shown when it is not
+        matters = (reduce(lambda a, b: a | b, [t.is_null() | t.fill_null(False) for t in raw]) if raw
+                   else control.is_in(["none", "indeterminate"]))
+        word_en = pl.when(truth).then(pl.lit("applies")).when(~truth).then(pl.lit("does not apply")).otherwise(pl.lit("cannot tell whether it applies"))
+        word_zh = pl.when(truth).then(pl.lit("适用")).when(~truth).then(pl.lit("不适用")).otherwise(pl.lit("无法判断是否适用"))
+        text_en = pl.concat_str([pl.lit(f"{note.id}: "), word_en, pl.lit(" — "), c.en, pl.lit(f". {note.text_en}")])
+        text_zh = pl.concat_str([pl.lit(f"{note.id}："), word_zh, pl.lit(" — "), c.zh, pl.lit(f"。{note.text_zh}")])
+        show = (truth.is_null() | truth.fill_null(False)) & matters
+        reasons.append((show, reason(note.id, note.citation.text(), text_en, text_zh, note.fact, outcome(truth))))
+        missing += [(truth.is_null() & matters & cond, m) for cond, m in c.missing]
 
     exc_items = []
     for exc in version.exceptions:
         c = comp.compile(exc.when)
+        truth = st.col(1, c.truth, "x")
         applicable = control.is_in(exc.controls)
-        text_en = pl.format(f"{exc.name_en}: {{}} — {{}}. {exc.text_en}",
-                            pl.when(c.truth).then(pl.lit("eligible")).when(~c.truth).then(pl.lit("not eligible"))
-                            .otherwise(pl.lit("eligibility undetermined")), c.en)
-        text_zh = pl.format(f"{exc.name_zh}：{{}} — {{}}。{exc.text_zh}",
-                            pl.when(c.truth).then(pl.lit("符合条件")).when(~c.truth).then(pl.lit("不符合条件"))
-                            .otherwise(pl.lit("无法确定是否符合")), c.zh)
-        reasons.append(pl.when(applicable).then(reason(f"LE {exc.code}", exc.citation.text(), text_en, text_zh, exc.fact,
-                                                       outcome(c.truth))))
-        missing += [pl.when(applicable & c.truth.is_null()).then(m) for m in c.missing]
-        exc_items.append(pl.when(applicable & c.truth.fill_null(False)).then(pl.lit(exc.code)))
-    return VersionPlan(control, paragraph, possible, [head, *reasons], string_list(missing), string_list(exc_items), version)
+        word_en = pl.when(truth).then(pl.lit("eligible")).when(~truth).then(pl.lit("not eligible")).otherwise(pl.lit("eligibility undetermined"))
+        word_zh = pl.when(truth).then(pl.lit("符合条件")).when(~truth).then(pl.lit("不符合条件")).otherwise(pl.lit("无法确定是否符合"))
+        text_en = pl.concat_str([pl.lit(f"{exc.name_en}: "), word_en, pl.lit(" — "), c.en])
+        text_zh = pl.concat_str([pl.lit(f"{exc.name_zh}："), word_zh, pl.lit(" — "), c.zh])
+        reasons.append((applicable, reason(f"LE {exc.code}", exc.citation.text(), text_en, text_zh, exc.fact, outcome(truth))))
+        missing += [(applicable & truth.is_null() & cond, m) for cond, m in c.missing]
+        exc_items.append((applicable & truth.fill_null(False), exc.code))
+    st.col(5, string_list(missing), "missing", exact=f"{p}missing")
+    st.col(5, string_list(exc_items), "exceptions", exact=f"{p}exceptions")
+    return VersionPlan(st, reasons, version)
 
 
 # --- 3. the whole classification --------------------------------------------------------------
@@ -274,103 +284,136 @@ def _lookup_contains(df: pl.DataFrame, source: str) -> pl.DataFrame:
     return df.with_columns(pl.col("contains").replace(mapping))
 
 
+def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int = 0) -> pl.DataFrame:
+    """The reasons of each row in long form: (__i row index, __k order, __r struct).
+
+    Each reason is built only on the rows where it is shown (lazy filter, then select), so no
+    sentence is written for a row that does not need it.
+    """
+    frames = [df.lazy().filter(cond).select("__i", pl.lit(k0 + k, dtype=pl.Int32).alias("__k"), expr.alias("__r"))
+              for k, (cond, expr) in enumerate(items)]
+    if not frames:
+        return pl.DataFrame(schema={"__i": pl.UInt32, "__k": pl.Int32, "__r": REASON_DTYPE.inner})
+    return pl.concat(pl.collect_all(frames))
+
+
 def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input") -> pl.DataFrame:
     """Classify every row of a validated spec frame; returns OUTPUT_COLUMNS in input order."""
     resolved = rulebook.resolve(as_of)
     df = _lookup_contains(specs, source)
-    df = add_metrics(df, resolved["tpp_metric"])
+    df = add_metrics(df, resolved["tpp_metric"]).with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"))
 
+    # 1. every row as an IC or HBM stack (3A090)
     ic_inst = resolved["eccn_3a090"]
     ic_status = rulebook.version_status_on(ic_inst.version, as_of) if ic_inst.version else "not_in_force"
-    ic = plan_version(ic_inst, as_of, ic_status)
-    ic_reasons = [ic.reasons[0], tpp_reason(resolved["tpp_metric"]), *ic.reasons[1:]]
+    ic = plan_version(ic_inst, as_of, ic_status, "ic_")
+    df = ic.stages.apply(df)
+    blocks = [long_reasons(df, [tpp_reason(resolved["tpp_metric"]), *ic.reasons])]
     df = df.with_columns(
-        ic.control.alias("ic_control"),
-        ic.paragraph.alias("ic_paragraph"),
-        ic.possible.alias("ic_possible"),
-        reason_list(ic_reasons).alias("ic_reasons"),
-        ic.missing.alias("ic_missing"),
-        ic.exceptions.alias("ic_exceptions"),
-        pl.coalesce("name", "id").alias("ic_name"),
-        pl.col("tpp").alias("ic_tpp"),
-        pl.col("performance_density").alias("ic_pd"),
-    )
-    df = _resolve_systems(df, source)
-
-    sys_inst = resolved["eccn_4a090"]
-    sys_status = rulebook.version_status_on(sys_inst.version, as_of) if sys_inst.version else "not_in_force"
-    sysp = plan_version(sys_inst, as_of, sys_status)
-    inherit = bool(sysp.version and sysp.version.inherit_exceptions)
-    is_sys = pl.col("item_type") == "system"
-    inherit_reason = reason(
-        f"{sysp.version.id if sysp.version else 'eccn_4a090'}: exceptions", sysp.version.citation.text() if sysp.version else "",
-        "A 4A090 item takes the licence exception eligibility of the 3A090 IC it contains (4A090 is among the NAC-eligible ECCNs)",
-        "4A090 产品沿用其所含 3A090 集成电路的许可例外资格（4A090 属于可适用 NAC 的 ECCN）", "S")
-    sys_reasons = reason_list([*sysp.reasons, pl.when(pl.lit(inherit) & is_sys).then(inherit_reason)])
+        pl.coalesce("name", "id").alias("ic_name"), pl.col("tpp").alias("ic_tpp"), pl.col("performance_density").alias("ic_pd"),
+        pl.col("__i").alias("ic_i"),
+    ).select(WORK_COLUMNS)
     df = df.with_columns(
-        pl.when(is_sys).then(sysp.control).otherwise(pl.col("ic_control")).alias("control"),
-        pl.when(is_sys).then(sysp.paragraph).otherwise(pl.col("ic_paragraph")).alias("paragraph"),
-        pl.when(is_sys).then(sysp.possible).otherwise(pl.col("ic_possible")).alias("possible_controls"),
-        pl.when(is_sys).then(pl.concat_list([sys_reasons, pl.col("ic_reasons")])).otherwise(pl.col("ic_reasons")).alias("reasons"),
-        pl.when(is_sys).then(pl.concat_list([sysp.missing, pl.col("ic_missing")]).list.unique(maintain_order=True))
-        .otherwise(pl.col("ic_missing")).alias("missing"),
-        pl.when(is_sys).then(pl.col("ic_exceptions") if inherit else pl.lit([], dtype=pl.List(pl.String)))
-        .otherwise(pl.col("ic_exceptions")).alias("license_exceptions"),
-        pl.when(is_sys).then(pl.col("ic_tpp") * pl.col("count")).otherwise(pl.col("tpp")).alias("tpp"),
-        pl.when(is_sys).then(pl.col("ic_pd")).otherwise(pl.col("performance_density")).alias("performance_density"),
-        pl.when(is_sys).then(pl.lit(sysp.version.id if sysp.version else None, dtype=pl.String))
-        .otherwise(pl.lit(ic.version.id if ic.version else None, dtype=pl.String)).alias("rule_version"),
-        pl.when(is_sys).then(pl.lit(sys_status)).otherwise(pl.lit(ic_status)).alias("rule_status"),
+        pl.col("ic_control").alias("control"), pl.col("ic_paragraph").alias("paragraph"),
+        pl.col("ic_possible").alias("possible_controls"), pl.col("ic_missing").alias("missing"),
+        pl.col("ic_exceptions").alias("license_exceptions"),
+        pl.lit(ic.version.id if ic.version else None, dtype=pl.String).alias("rule_version"), pl.lit(ic_status).alias("rule_status"),
     )
-    df = _apply_z(df, resolved)
-    df = df.filter(pl.col("__row").is_not_null()).sort("__row")
-    unconfirmed = pl.col("reasons").list.eval(
-        pl.element().filter(pl.element().struct.field("fact") == "UNCONFIRMED").struct.field("rule")).list.unique(maintain_order=True)
+    # 2. systems (4A090), from the IC each contains
+    is_sys = (pl.col("item_type") == "system").fill_null(False)
+    if df.select(is_sys.any()).item():
+        df = _resolve_systems(df, source)
+        systems, sys_blocks = _classify_systems(df.filter(is_sys), rulebook, resolved, as_of, blocks[0])
+        blocks += sys_blocks
+        df = pl.concat([df.filter(~is_sys), systems.select(df.columns)]).sort("__i")
+    # 3. .z paragraphs for items described in another ECCN
+    has_base = pl.col("base_eccn").is_not_null()
+    if df.select(has_base.any()).item():
+        zrows, zblock = _apply_z(df.filter(has_base), resolved)
+        blocks.append(zblock)
+        df = pl.concat([df.filter(~has_base), zrows.select(df.columns)]).sort("__i")
+    # 4. the reasons, gathered once
+    long = pl.concat(blocks)
+    reasons = long.group_by("__i").agg(pl.col("__r").sort_by("__k").alias("reasons"))
+    unconf = (long.filter(pl.col("__r").struct.field("fact") == "UNCONFIRMED")
+              .group_by("__i").agg(pl.col("__r").sort_by("__k").struct.field("rule").unique(maintain_order=True).alias("unconfirmed")))
+    df = df.filter(pl.col("__row").is_not_null())
+    df = df.join(reasons, on="__i", how="left", maintain_order="left").join(unconf, on="__i", how="left", maintain_order="left")
     return df.with_columns(
         pl.lit(as_of.isoformat()).alias("as_of"),
         pl.lit(resolved.scenario, dtype=pl.String).alias("scenario"),
         pl.lit(resolved.rulebook_hash).alias("rulebook_hash"),
-        unconfirmed.alias("unconfirmed"),
+        pl.col("reasons").fill_null(pl.lit([], dtype=REASON_DTYPE)),
+        pl.col("unconfirmed").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         pl.col("tpp").round(4),
         pl.col("performance_density").round(4),
         pl.col("memory_bandwidth_density").round(4),
     ).select(OUTPUT_COLUMNS)
 
 
+WORK_COLUMNS = ("__row", "__i", "id", "name", "count", "contains", "base_eccn", "item_type", "tpp", "tpp_precision",
+                "performance_density", "memory_bandwidth_density", "ic_control", "ic_paragraph", "ic_possible", "ic_missing",
+                "ic_exceptions", "ic_name", "ic_tpp", "ic_pd", "ic_i")
+
+
+def _classify_systems(df: pl.DataFrame, rulebook: Rulebook, resolved: Resolved, as_of: date,
+                      ic_long: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """4A090 for the system rows, from the 3A090 answer of the IC each contains; and their reasons."""
+    sys_inst = resolved["eccn_4a090"]
+    sys_status = rulebook.version_status_on(sys_inst.version, as_of) if sys_inst.version else "not_in_force"
+    sysp = plan_version(sys_inst, as_of, sys_status, "sys_")
+    df = sysp.stages.apply(df)
+    inherit = bool(sysp.version and sysp.version.inherit_exceptions)
+    items = list(sysp.reasons)
+    if inherit and sysp.version is not None:
+        items.append((pl.lit(True), reason(
+            f"{sysp.version.id}: exceptions", sysp.version.citation.text(),
+            "A 4A090 item takes the licence exception eligibility of the 3A090 IC it contains (4A090 is among the NAC-eligible ECCNs)",
+            "4A090 产品沿用其所含 3A090 集成电路的许可例外资格（4A090 属于可适用 NAC 的 ECCN）", "S")))
+    own = long_reasons(df, items, k0=-1000)
+    # then the contained IC's own reasons, re-keyed to the system row
+    of_ic = ic_long.join(df.select(pl.col("ic_i").alias("__i"), pl.col("__i").alias("__sys_i")), on="__i").select(
+        pl.col("__sys_i").alias("__i"), "__k", "__r")
+    df = df.with_columns(
+        pl.col("sys_control").alias("control"),
+        pl.col("sys_paragraph").alias("paragraph"),
+        pl.col("sys_possible").alias("possible_controls"),
+        pl.concat_list([pl.col("sys_missing"), pl.col("ic_missing")]).list.unique(maintain_order=True).alias("missing"),
+        (pl.col("ic_exceptions") if inherit else pl.lit([], dtype=pl.List(pl.String))).alias("license_exceptions"),
+        (pl.col("ic_tpp") * pl.col("count")).alias("tpp"),
+        pl.col("ic_pd").alias("performance_density"),
+        pl.lit(sysp.version.id if sysp.version else None, dtype=pl.String).alias("rule_version"),
+        pl.lit(sys_status).alias("rule_status"),
+    )
+    return df, [own, of_ic]
+
+
 def _resolve_systems(df: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Fill each system row's ic_* columns from the IC it contains (boards in servers allowed)."""
-    if df.filter(pl.col("item_type") == "system").height == 0:
-        return df
-    cols = ["ic_control", "ic_name", "ic_tpp", "ic_pd", "ic_reasons", "ic_missing", "ic_exceptions"]
-    is_sys = pl.col("item_type") == "system"
+    """Fill each system row's ic_* columns from the IC it contains (boards inside servers allowed)."""
+    cols = ["ic_control", "ic_paragraph", "ic_possible", "ic_name", "ic_tpp", "ic_pd", "ic_missing", "ic_exceptions", "ic_i"]
+    is_sys = (pl.col("item_type") == "system").fill_null(False)
     df = df.with_columns(pl.when(~is_sys).then(pl.col(c)).alias(c) for c in cols)
-    df = df.with_columns(pl.when(~is_sys).then(pl.col("ic_control")).alias("ic_control"),
-                         pl.when(is_sys).then(pl.lit([], dtype=pl.List(pl.String))).otherwise(pl.col("ic_possible")).alias("ic_possible"))
+    wanted = df.filter(is_sys)["contains"].unique()
     for _ in range(8):
-        pending = df.filter(is_sys & pl.col("ic_control").is_null())
-        if pending.height == 0:
+        if df.filter(is_sys & pl.col("ic_control").is_null()).height == 0:
             return df
-        known = df.filter(pl.col("ic_control").is_not_null()).select(
-            pl.col("id").alias("contains"), *[pl.col(c).alias(f"__new_{c}") for c in cols],
-            pl.coalesce("name", "id").alias("__new_name"))
+        known = df.filter(pl.col("ic_control").is_not_null() & pl.col("id").is_in(wanted.implode())).select(
+            pl.col("id").alias("contains"), *[pl.col(c).alias(f"__new_{c}") for c in cols])
         df = df.join(known, on="contains", how="left", maintain_order="left")
         fill = is_sys & pl.col("ic_control").is_null()
-        df = df.with_columns(
-            *[pl.when(fill).then(pl.col(f"__new_{c}")).otherwise(pl.col(c)).alias(c) for c in cols if c != "ic_name"],
-            pl.when(fill).then(pl.col("__new_name")).otherwise(pl.col("ic_name")).alias("ic_name"),
-        ).drop([f"__new_{c}" for c in cols] + ["__new_name"])
+        df = df.with_columns(pl.when(fill).then(pl.col(f"__new_{c}")).otherwise(pl.col(c)).alias(c) for c in cols)
+        df = df.drop([f"__new_{c}" for c in cols])
     stuck = df.filter(is_sys & pl.col("ic_control").is_null()).select("__row", "id").head(1)
     raise InputError(f"{source}: row {stuck.item(0, 0)}, field contains: systems contain each other in a cycle or more than "
                      f"8 levels deep; make contains name an IC", field="contains")
 
 
-def _apply_z(df: pl.DataFrame, resolved: Resolved) -> pl.DataFrame:
+def _apply_z(df: pl.DataFrame, resolved: Resolved) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Items described in another ECCN that meet 3A090/4A090 take that ECCN's .z paragraph."""
     bases = [b for b in df["base_eccn"].unique().to_list() if b is not None]
-    if not bases:
-        return df
     inst = resolved["eccn_z_paragraphs"]
     zmap = {z.base: z for z in (inst.version.z_paragraphs if inst.version else [])}
+    version_cit = inst.version.citation.text() if inst.version else inst.citation.text()
     rows = []
     for b in bases:
         z = zmap.get(b)
@@ -387,25 +430,26 @@ def _apply_z(df: pl.DataFrame, resolved: Resolved) -> pl.DataFrame:
     b_tier = ctl.is_in(["3A090.b", "4A090.b"])
     has_z = pl.col("__za").is_not_null()
     ambiguous = pl.col("__zsubs").is_not_null() & (a_tier | b_tier)
-    version_id = inst.version.id if inst.version else "eccn_z_paragraphs"
+    version_id = inst.version.id if inst.version else inst.id
     new_control = (pl.when(has_z & a_tier).then(pl.col("__za")).when(has_z & b_tier).then(pl.col("__zb"))
                    .when(ambiguous).then(pl.lit("indeterminate")).otherwise(ctl))
-    en = (pl.when(has_z & (a_tier | b_tier)).then(pl.format("Described in {} and meets {}: classified {}", pl.col("base_eccn"), ctl, new_control))
-          .when(has_z).then(pl.format("Described in {}; does not meet 3A090.a/.b or 4A090.a/.b, so no .z paragraph applies", pl.col("base_eccn")))
-          .when(ambiguous).then(pl.format("{} has several .z paragraphs ({}); give the paragraph of {} to decide", pl.col("base_eccn"), pl.col("__zsubs"), pl.col("base_eccn")))
-          .when(pl.lit(inst.version is None)).then(pl.format("No .z paragraphs were in force on this date; {} applies", ctl))
-          .otherwise(pl.format("{} has no .z paragraph; the 3A090/4A090 classification {} stands", pl.col("base_eccn"), ctl)))
-    zh = (pl.when(has_z & (a_tier | b_tier)).then(pl.format("属于 {} 所述产品且达到 {}：归类为 {}", pl.col("base_eccn"), ctl, new_control))
-          .when(has_z).then(pl.format("属于 {} 所述产品；未达到 3A090.a/.b 或 4A090.a/.b，不适用 .z 段", pl.col("base_eccn")))
-          .when(ambiguous).then(pl.format("{} 有多个 .z 段（{}）；请给出 {} 的具体段落", pl.col("base_eccn"), pl.col("__zsubs"), pl.col("base_eccn")))
-          .when(pl.lit(inst.version is None)).then(pl.format("该日期尚无 .z 段；适用 {}", ctl))
-          .otherwise(pl.format("{} 没有 .z 段；维持 3A090/4A090 归类 {}", pl.col("base_eccn"), ctl)))
-    z_reason = reason(pl.concat_str([pl.lit(f"{version_id}: "), pl.col("base_eccn")]), inst.version.citation.text() if inst.version else "",
-                      en, zh, pl.col("__zfact").fill_null("S"), pl.when(has_z & (a_tier | b_tier)).then(pl.lit("met")).otherwise(pl.lit("info")))
-    return df.with_columns(
+    base = pl.col("base_eccn")
+    no_version = pl.lit(inst.version is None)
+    en = (pl.when(no_version).then(pl.format("No .z paragraphs were in force on this date; {} stands", ctl))
+          .when(has_z & (a_tier | b_tier)).then(pl.format("Described in {} and meets {}: classified {}", base, ctl, new_control))
+          .when(has_z).then(pl.format("Described in {}; does not meet 3A090.a/.b or 4A090.a/.b, so no .z paragraph applies", base))
+          .when(ambiguous).then(pl.format("{} has several .z paragraphs ({}); give the paragraph of {} to decide", base, pl.col("__zsubs"), base))
+          .otherwise(pl.format("{} has no .z paragraph; the classification {} stands", base, ctl)))
+    zh = (pl.when(no_version).then(pl.format("该日期尚无 .z 段；维持 {}", ctl))
+          .when(has_z & (a_tier | b_tier)).then(pl.format("属于 {} 所述产品且达到 {}：归类为 {}", base, ctl, new_control))
+          .when(has_z).then(pl.format("属于 {} 所述产品；未达到 3A090.a/.b 或 4A090.a/.b，不适用 .z 段", base))
+          .when(ambiguous).then(pl.format("{} 有多个 .z 段（{}）；请给出 {} 的具体段落", base, pl.col("__zsubs"), base))
+          .otherwise(pl.format("{} 没有 .z 段；维持归类 {}", base, ctl)))
+    z_reason = reason(pl.concat_str([pl.lit(f"{version_id}: "), base]), pl.col("__zcit").fill_null(version_cit), en, zh,
+                      pl.col("__zfact").fill_null("S"), pl.when(has_z & (a_tier | b_tier)).then(pl.lit("met")).otherwise(pl.lit("info")))
+    block = long_reasons(df, [(pl.lit(True), z_reason)], k0=100_000)
+    df = df.with_columns(
         new_control.alias("control"),
         pl.when(ambiguous).then(pl.concat_list([pl.col("missing"), pl.lit(["base_eccn paragraph"])])).otherwise(pl.col("missing")).alias("missing"),
-        pl.when(pl.col("base_eccn").is_not_null())
-        .then(pl.concat_list([pl.col("reasons"), pl.concat_list([z_reason])]))
-        .otherwise(pl.col("reasons")).alias("reasons"),
     ).drop("__za", "__zb", "__zfact", "__zcit", "__zsubs")
+    return df, block

@@ -10,7 +10,7 @@ import io
 import json
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +33,7 @@ app.add_typer(catalog_app, name="catalog")
 PROGRESS_ROWS = 20_000  # show a progress bar on stderr from this many rows
 
 
-class Lang(str, Enum):
+class Lang(StrEnum):
     en = "en"
     zh = "zh"
 

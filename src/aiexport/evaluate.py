@@ -43,8 +43,9 @@ OUTCOME = {"met": ("met", "满足"), "not_met": ("not met", "不满足"), "unkno
 
 
 def fmt(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
-    """A number as short text: 15832, 2.91, 4988.8."""
-    return expr.round(decimals).cast(pl.String).str.replace(r"\.0+$", "").str.replace(r"(\.\d*?)0+$", "$1")
+    """A number as short text: 15832, 2.91, 4988.8 (no regex: this runs on every row)."""
+    r = expr.round(decimals)
+    return pl.when(r == r.floor()).then(r.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(r.cast(pl.String))
 
 
 def fmt_num(x: float) -> str:
@@ -61,14 +62,43 @@ class Compiled:
     truth: pl.Expr
     en: pl.Expr
     zh: pl.Expr
-    missing: list[pl.Expr]  # each a string expr, null unless that input is missing and matters
+    missing: list[tuple[pl.Expr, str]]  # (when it matters, the input that would decide)
+
+
+class Stages:
+    """Named intermediate columns, computed stage by stage, so no truth is evaluated twice."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.stages: list[list[pl.Expr]] = []
+        self.names: list[str] = []
+
+    def col(self, stage: int, expr: pl.Expr, tag: str = "c", exact: str | None = None) -> pl.Expr:
+        while len(self.stages) <= stage:
+            self.stages.append([])
+        name = exact or f"__{self.prefix}{tag}{len(self.names)}"
+        self.names.append(name)
+        self.stages[stage].append(expr.alias(name))
+        return pl.col(name)
+
+    def apply(self, df: pl.DataFrame) -> pl.DataFrame:
+        lf = df.lazy()
+        for stage in self.stages:
+            if stage:
+                lf = lf.with_columns(stage)
+        return lf.collect()
 
 
 class Compiler:
-    """Compile conditions against one resolved instrument (its parameters as of a date)."""
+    """Compile conditions against one resolved instrument (its parameters as of a date).
 
-    def __init__(self, inst: ResolvedInstrument):
+    Leaf truths are registered as stage-0 columns of `stages`, so the sentences and the verdict
+    logic read a column instead of recomputing the comparison.
+    """
+
+    def __init__(self, inst: ResolvedInstrument, stages: Stages):
         self.inst = inst
+        self.stages = stages
 
     def threshold(self, leaf: Compare) -> float:
         return float(leaf.value) if leaf.value is not None else float(self.inst.param(leaf.param).value)  # type: ignore[arg-type]
@@ -89,57 +119,60 @@ class Compiler:
             return self._compare(cond)
         if isinstance(cond, Flag):
             col = pl.col(cond.flag)
-            truth = col == cond.is_
+            truth = self.stages.col(0, col == cond.is_)
             texts = FLAG_TEXT[cond.flag]
             en = pl.when(col).then(pl.lit(texts[True][0])).when(~col).then(pl.lit(texts[False][0])).otherwise(pl.lit(texts[None][0]))
             zh = pl.when(col).then(pl.lit(texts[True][1])).when(~col).then(pl.lit(texts[False][1])).otherwise(pl.lit(texts[None][1]))
-            return Compiled(truth, en, zh, [pl.when(col.is_null()).then(pl.lit(cond.flag))])
+            return Compiled(truth, en, zh, [(col.is_null(), cond.flag)])
         if isinstance(cond, KindIs):
             col = pl.col("item_type")
-            truth = col == cond.kind
+            truth = self.stages.col(0, col == cond.kind)
             en_yes, zh_yes = KIND_TEXT[cond.kind]
             en = pl.when(truth).then(pl.lit(f"is {en_yes}")).when(~truth).then(pl.lit(f"is not {en_yes}")).otherwise(pl.lit("item type unknown"))
             zh = pl.when(truth).then(pl.lit(f"属于{zh_yes}")).when(~truth).then(pl.lit(f"不属于{zh_yes}")).otherwise(pl.lit("产品类型不明"))
-            return Compiled(truth, en, zh, [pl.when(col.is_null()).then(pl.lit("item_type"))])
+            return Compiled(truth, en, zh, [(col.is_null(), "item_type")])
         if isinstance(cond, Contains):
             col = pl.col("ic_control")
             known = col.is_not_null() & (col != "indeterminate")
-            truth = pl.when(known).then(col == cond.contains)
+            truth = self.stages.col(0, pl.when(known).then(col == cond.contains))
             what_en = pl.format("contains {} × {} ({})", pl.col("count").cast(pl.String).fill_null("?"),
                                 pl.col("ic_name").fill_null("?"), col.fill_null("not classified"))
             what_zh = pl.format("含 {} 个 {}（{}）", pl.col("count").cast(pl.String).fill_null("?"),
                                 pl.col("ic_name").fill_null("?"), col.fill_null("未分类"))
-            return Compiled(truth, what_en, what_zh, [pl.when(~known).then(pl.lit("the contained IC's figures"))])
+            return Compiled(truth, what_en, what_zh, [(~known, "the contained IC's figures")])
         raise TypeError(f"unknown condition {cond!r}")
+
+    def num_str(self, metric: str) -> pl.Expr:
+        """The metric as text, computed once per row and shared by every sentence that quotes it."""
+        return fmt(pl.col(metric))  # reasons are built lazily, where polars shares this subexpression
 
     def _compare(self, leaf: Compare) -> Compiled:
         thr = self.threshold(leaf)
         info = METRIC_INFO[leaf.metric]
         val = pl.col(leaf.metric)
-        truth = _compare(val, leaf.op, thr)
+        truth = self.stages.col(0, _compare(val, leaf.op, thr))
         met_sym, fail_sym = SYM[leaf.op]
         thr_s = fmt_num(thr)
         unit = info["unit"]
+        val_s = self.num_str(leaf.metric)
         gap = fmt((val - thr).abs())
-        lower_is_fail = leaf.op in (">=", ">")
-        gap_en = pl.format(" ({} {})", gap, pl.lit("below" if lower_is_fail else "above"))
-        gap_zh = pl.format("（{}{}）", pl.lit("低" if lower_is_fail else "高出"), gap)
-        met_en = pl.format(f"{info['en']} {{}} {met_sym} {thr_s}{unit}", fmt(val))
-        met_zh = pl.format(f"{info['zh']} {{}} {met_sym} {thr_s}{unit}", fmt(val))
-        fail_en = pl.concat_str([pl.format(f"{info['en']} {{}} {fail_sym} {thr_s}{unit}", fmt(val)), gap_en])
-        fail_zh = pl.concat_str([pl.format(f"{info['zh']} {{}} {fail_sym} {thr_s}{unit}", fmt(val)), gap_zh])
+        below = leaf.op in (">=", ">")
+        tail_en = pl.when(truth).then(pl.lit(f" {met_sym} {thr_s}{unit}")).otherwise(
+            pl.concat_str([pl.lit(f" {fail_sym} {thr_s}{unit} ("), gap, pl.lit(" below)" if below else " above)")]))
+        tail_zh = pl.when(truth).then(pl.lit(f" {met_sym} {thr_s}{unit}")).otherwise(
+            pl.concat_str([pl.lit(f" {fail_sym} {thr_s}{unit}（{'低' if below else '高出'}"), gap, pl.lit("）")]))
         unk_en, unk_zh, missing = self._unknown(leaf, thr, met_sym, thr_s, unit)
-        en = pl.when(truth).then(met_en).when(~truth).then(fail_en).otherwise(unk_en)
-        zh = pl.when(truth).then(met_zh).when(~truth).then(fail_zh).otherwise(unk_zh)
+        en = pl.when(truth.is_null()).then(unk_en).otherwise(pl.concat_str([pl.lit(f"{info['en']} "), val_s, tail_en]))
+        zh = pl.when(truth.is_null()).then(unk_zh).otherwise(pl.concat_str([pl.lit(f"{info['zh']} "), val_s, tail_zh]))
         return Compiled(truth, en, zh, missing)
 
-    def _unknown(self, leaf: Compare, thr: float, met_sym: str, thr_s: str, unit: str) -> tuple[pl.Expr, pl.Expr, list[pl.Expr]]:
+    def _unknown(self, leaf: Compare, thr: float, met_sym: str, thr_s: str, unit: str) -> tuple[pl.Expr, pl.Expr, list[tuple[pl.Expr, str]]]:
         info = METRIC_INFO[leaf.metric]
         if leaf.metric not in RATIOS:
             give = info["give"]
             en = pl.lit(f"{info['en']} unknown (needs {met_sym} {thr_s}{unit}; give {give})")
             zh = pl.lit(f"{info['zh']} 未知（条件为 {met_sym} {thr_s}{unit}；请提供 {give}）")
-            return en, zh, [pl.when(pl.col(leaf.metric).is_null()).then(pl.lit(give))]
+            return en, zh, [(pl.col(leaf.metric).is_null(), give)]
         num, den = RATIOS[leaf.metric]
         num_info, den_info = METRIC_INFO[num], METRIC_INFO[den]
         # metric = num / den:  metric >= t  <=>  den <= num / t  (and so on for the other operators)
@@ -155,8 +188,8 @@ class Compiler:
         en = pl.when(has_num).then(en_known).otherwise(en_none)
         zh = pl.when(has_num).then(zh_known).otherwise(zh_none)
         missing = [
-            pl.when(pl.col(leaf.metric).is_null() & pl.col(den).is_null()).then(pl.lit(den_info["give"])),
-            pl.when(pl.col(leaf.metric).is_null() & pl.col(num).is_null()).then(pl.lit(num_info["give"])),
+            (pl.col(leaf.metric).is_null() & pl.col(den).is_null(), den_info["give"]),
+            (pl.col(leaf.metric).is_null() & pl.col(num).is_null(), num_info["give"]),
         ]
         return en, zh, missing
 

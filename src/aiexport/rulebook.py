@@ -305,6 +305,7 @@ class ResolvedInstrument(_Strict):
     id: str
     title_en: str
     title_zh: str
+    citation: Citation
     version: Version | None
     params: dict[str, ResolvedParam]
     definitions: list[Definition]
@@ -496,6 +497,7 @@ class Rulebook:
                 id=iid,
                 title_en=inst.instrument.title_en,
                 title_zh=inst.instrument.title_zh,
+                citation=inst.instrument.citation,
                 version=version,
                 params=params,
                 definitions=inst.definitions,

@@ -123,7 +123,7 @@ def read_spec_file(path: str | Path) -> pl.DataFrame:
 
 def _read_csv(text: str, source: str) -> pl.DataFrame:
     try:
-        df = pl.read_csv(text.encode("utf-8"), infer_schema=False, missing_utf8_is_empty_string=False)
+        df = pl.read_csv(text.encode("utf-8"), infer_schema=False)
     except pl.exceptions.NoDataError:
         raise InputError(f"{source}: the file is empty; give a header row and at least one spec row") from None
     except Exception as exc:  # polars raises several parser errors; all mean "not a CSV we can read"
@@ -141,79 +141,60 @@ def _read_csv(text: str, source: str) -> pl.DataFrame:
 
 
 def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
-    """Check every cell and return a typed frame with all spec columns present."""
-    df = raw.with_columns(pl.col(c).str.strip_chars() for c in raw.columns)
-    df = df.with_columns(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in df.columns)
-    missing = [c for c in SPEC_COLUMNS if c not in df.columns]
-    if missing:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    """Check every cell and return a typed frame with all spec columns present (plus `__row`).
+
+    All checks run in one pass; on failure the earliest bad row is reported (first field wins).
+    """
     if "id" not in raw.columns:
         raise _fail(source, None, "id", "the id column is missing", "add an id column with a unique value per row")
-    row_no = pl.int_range(1, pl.len() + 1).alias("__row")
-    df = df.with_columns(row_no)
+    df = raw.with_columns(pl.col(c).str.strip_chars() for c in raw.columns)
+    df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in df.columns)
+    absent = [c for c in SPEC_COLUMNS if c not in df.columns]
+    df = df.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in absent],
+                         pl.int_range(1, pl.len() + 1).alias("__row"))
 
-    def first_bad(mask: pl.Expr) -> tuple[int, str] | None:
-        hit = df.filter(mask).select("__row").head(1)
-        return (hit.item(0, 0), "") if hit.height else None
-
-    if (bad := first_bad(pl.col("id").is_null())) is not None:
-        raise _fail(source, bad[0], "id", "empty id", "give each row a unique id")
-    dup = df.filter(pl.col("id").is_duplicated()).select("__row", "id").head(1)
-    if dup.height:
-        raise _fail(source, dup.item(0, 0), "id", f"duplicate id {dup.item(0, 1)!r}", "give each row a unique id")
-
-    casts: list[pl.Expr] = []
+    casts: dict[str, pl.Expr] = {}
+    checks: list[tuple[str, pl.Expr, str, str]] = [  # (field, bad-cell mask, problem, fix)
+        ("id", pl.col("id").is_null(), "empty id", "give each row a unique id"),
+        ("id", pl.col("id").is_duplicated() & pl.col("id").is_not_null(), "duplicate id {value!r}", "give each row a unique id"),
+    ]
     for field, (kind, help_text) in FIELDS.items():
         col = pl.col(field)
-        if kind in ("rate", "positive", "nonneg"):
+        given = col.is_not_null()
+        if kind in ("rate", "positive", "nonneg", "count"):
             num = col.cast(pl.Float64, strict=False)
-            bad_num = col.is_not_null() & (num.is_null() | num.is_nan() | num.is_infinite())
-            if (bad := first_bad(bad_num)) is not None:
-                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
-                raise _fail(source, bad[0], field, f"{value!r} is not a number", f"give {help_text}")
-            limit = (num <= 0) if kind == "positive" else (num < 0)
-            if (bad := first_bad(col.is_not_null() & limit)) is not None:
-                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
-                word = "not positive" if kind == "positive" else "negative"
-                raise _fail(source, bad[0], field, f"{value} is {word}", f"give {help_text}")
-            casts.append(num.alias(field))
+            checks.append((field, given & (num.is_null() | num.is_nan() | num.is_infinite()), "{value!r} is not a number", f"give {help_text}"))
+            if kind == "positive":
+                checks.append((field, given & (num <= 0), "{value} is not positive", f"give {help_text}"))
+            elif kind == "count":
+                checks.append((field, given & ((num < 1) | (num != num.floor())), "{value!r} is not a whole number >= 1", f"give {help_text}"))
+            else:
+                checks.append((field, given & (num < 0), "{value} is negative", f"give {help_text}"))
+            casts[field] = num.cast(pl.Int64, strict=False) if kind == "count" else num
         elif kind == "bool":
             low = col.str.to_lowercase()
-            if (bad := first_bad(col.is_not_null() & ~low.is_in(_TRUE + _FALSE))) is not None:
-                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
-                raise _fail(source, bad[0], field, f"{value!r} is not yes or no", f"give {help_text}")
-            casts.append(pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).alias(field))
-        elif kind == "count":
-            num = col.cast(pl.Float64, strict=False)
-            bad_count = col.is_not_null() & (num.is_null() | (num < 1) | (num != num.floor()) | num.is_infinite())
-            if (bad := first_bad(bad_count)) is not None:
-                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
-                raise _fail(source, bad[0], field, f"{value!r} is not a whole number >= 1", f"give {help_text}")
-            casts.append(num.cast(pl.Int64).alias(field))
+            checks.append((field, given & ~low.is_in(_TRUE + _FALSE), "{value!r} is not yes or no", f"give {help_text}"))
+            casts[field] = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
         elif kind == "item_type":
             low = col.str.to_lowercase()
-            if (bad := first_bad(col.is_not_null() & ~low.is_in(_ITEM_TYPES))) is not None:
-                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
-                raise _fail(source, bad[0], field, f"{value!r} is not an item type", f"give {help_text}")
-            casts.append(low.alias(field))
+            checks.append((field, given & ~low.is_in(_ITEM_TYPES), "{value!r} is not an item type", f"give {help_text}"))
+            casts[field] = low
         elif kind == "eccn":
             up = col.str.to_uppercase()
-            if (bad := first_bad(col.is_not_null() & ~up.str.contains(r"^[0-9][A-E][0-9]{3}(\.[A-Z0-9]+)*$"))) is not None:
-                value = df.filter(pl.col("__row") == bad[0]).item(0, field)
-                raise _fail(source, bad[0], field, f"{value!r} is not an ECCN", f"give {help_text}")
-            casts.append(up.str.replace(r"\.([A-Z])", ".$1").alias(field))
-        else:
-            casts.append(col)
-    out = df.with_columns(casts)
-    sys_rows = out.filter((pl.col("item_type") == "system") & pl.col("contains").is_null()).head(1)
-    if sys_rows.height:
-        raise _fail(source, sys_rows.item(0, "__row"), "contains", "a system without contents",
-                    "name the IC it holds in contains (catalog name or spec id) and give count")
-    both = out.filter(pl.col("contains").is_not_null() & pl.any_horizontal(pl.col(RATE_FIELDS).is_not_null())).head(1)
-    if both.height:
-        raise _fail(source, both.item(0, "__row"), "contains",
-                    "a system row with its own rates", "give the IC's rates in its own row and name it in contains, or drop contains")
-    return out.select(["__row", *SPEC_COLUMNS])
+            checks.append((field, given & ~up.str.contains(r"^[0-9][A-E][0-9]{3}(\.[A-Z0-9]+)*$"), "{value!r} is not an ECCN", f"give {help_text}"))
+            casts[field] = up
+    checks.append(("contains", (pl.col("item_type").str.to_lowercase() == "system") & pl.col("contains").is_null(),
+                   "a system without contents", "name the IC it holds in contains (catalog name or spec id) and give count"))
+    checks.append(("contains", pl.col("contains").is_not_null() & pl.any_horizontal(pl.col(RATE_FIELDS).is_not_null()),
+                   "a system row with its own rates", "give the IC's rates in its own row and name it in contains, or drop contains"))
+    firsts = df.select(pl.col("__row").filter(mask.fill_null(False)).min().alias(str(i)) for i, (_, mask, _, _) in enumerate(checks)).row(0)
+    bad = [(row, i) for i, row in enumerate(firsts) if row is not None]
+    if bad:
+        row, i = min(bad)
+        field, _, problem, fix = checks[i]
+        value = df.filter(pl.col("__row") == row).item(0, field)
+        raise _fail(source, row, field, problem.format(value=value), fix)
+    return df.with_columns(v.alias(k) for k, v in casts.items()).select(["__row", *SPEC_COLUMNS])
 
 
 def specs_from_python(spec: Mapping[str, Any] | Iterable[Mapping[str, Any]], source: str = "spec") -> pl.DataFrame:

@@ -1,0 +1,109 @@
+"""Benchmark: classify 100,000 spec rows from CSV, end to end.
+
+    .venv/bin/python benchmarks/classify.py [--rows 100000] [--as-of 2026-11-29]
+
+Generates a CSV of varied specs (catalog chips with every rate, area and flag perturbed, some
+figures left out, some systems), then measures:
+  1. in process: read CSV -> validate -> classify -> write JSONL (rows/s, peak RSS of this process);
+  2. the CLI as a user runs it: `aiexport classify --spec F --json > out.jsonl` in a fresh process
+     (wall time including interpreter start and imports, peak RSS of the child).
+Reference: the open-source peer export-control-threshold-analysis does about 29,000 chips/s end to
+end on this machine (issue #2); the target is 10x that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from aiexport import catalog  # noqa: E402
+from aiexport.chips import classify_frame  # noqa: E402
+from aiexport.rulebook import load_rulebook  # noqa: E402
+from aiexport.specs import RATE_FIELDS, SPEC_COLUMNS, read_spec_file, validate_specs  # noqa: E402
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    chips = [catalog.spec_of(it) for it in catalog.items() if it["item_type"] == "ic"]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(SPEC_COLUMNS))
+        w.writeheader()
+        for i in range(rows):
+            if i % 50 == 49:  # a server of 8 of the previous row's chip
+                w.writerow({"id": f"r{i}", "name": f"server {i}", "contains": f"r{i - 1}", "count": 8})
+                continue
+            base = dict(rng.choice(chips))
+            row = {"id": f"r{i}", "name": f"{base.get('name', '')} #{i}", "vendor": base.get("vendor", "")}
+            k = rng.uniform(0.3, 1.7)
+            for f in RATE_FIELDS:
+                if base.get(f):
+                    row[f] = round(float(base[f]) * k, 3)
+            for f in ("die_area_mm2", "io_bidir_gbps", "memory_bw_gbps", "transistors_billion"):
+                if base.get(f) and rng.random() > 0.05:
+                    row[f] = round(float(base[f]) * rng.uniform(0.7, 1.3), 2)
+            row["datacenter"] = base.get("datacenter", "") if rng.random() > 0.03 else ""
+            row["hbm"] = base.get("hbm", "")
+            if rng.random() < 0.05:
+                row["base_eccn"] = rng.choice(["5A992.c", "5A002.a", "4A003", "3A991"])
+            w.writerow(row)
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--as-of", default="2026-11-29")
+    args = ap.parse_args()
+    out_dir = HERE / "out"
+    out_dir.mkdir(exist_ok=True)
+    src = out_dir / f"specs_{args.rows}.csv"
+    if not src.exists():
+        generate(src, args.rows)
+    day = date.fromisoformat(args.as_of)
+    rb = load_rulebook()
+    rb.resolve(day)
+
+    t0 = time.perf_counter()
+    frame = validate_specs(read_spec_file(src), str(src))
+    t1 = time.perf_counter()
+    result = classify_frame(frame, rb, day, str(src))
+    t2 = time.perf_counter()
+    result.write_ndjson(out_dir / "result.jsonl")
+    t3 = time.perf_counter()
+    total = t3 - t0
+    size_mb = (out_dir / "result.jsonl").stat().st_size / 1e6
+    print(f"rows: {args.rows:,}  (input {src.stat().st_size / 1e6:.1f} MB, output JSONL {size_mb:.1f} MB)")
+    print(f"in process: read+validate {t1 - t0:.3f}s  classify {t2 - t1:.3f}s  write {t3 - t2:.3f}s  "
+          f"total {total:.3f}s  -> {args.rows / total:,.0f} rows/s; peak RSS {peak_rss_mb():.0f} MB")
+    counts = dict(result.group_by("control").len().iter_rows())
+    print("verdicts:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+
+    exe = ROOT / ".venv" / "bin" / "aiexport"
+    cmd = [str(exe) if exe.exists() else "aiexport", "classify", "--spec", str(src), "--as-of", args.as_of, "--json"]
+    t4 = time.perf_counter()
+    with open(out_dir / "cli.jsonl", "wb") as fh:
+        subprocess.run(cmd, stdout=fh, check=True, env={**os.environ, "COLUMNS": "120"})
+    t5 = time.perf_counter()
+    cli = t5 - t4
+    print(f"CLI end to end (fresh process, imports included): {cli:.3f}s -> {args.rows / cli:,.0f} rows/s; "
+          f"peak RSS of the child {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
+    print(f"peer reference 29,000 rows/s -> speed-up {args.rows / cli / 29_000:.1f}x (CLI), {args.rows / total / 29_000:.1f}x (in process)")
+
+
+if __name__ == "__main__":
+    main()
