@@ -107,8 +107,8 @@ def fmt_bits(x: float | None) -> str:
 
 def tpp_reason(metric: ResolvedInstrument) -> tuple[pl.Expr, pl.Expr]:
     """How the TPP was computed: the precision that gives the maximum, its rate and bit length."""
-    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):
-        return pl.lit(False), pl.lit(None)
+    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):  # no TPP definition yet: never shown
+        return pl.lit(False), reason("TPP", "", "", "", "P")
     bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
     is_max = {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
     best_fact = pl.lit("UNCONFIRMED")
@@ -117,13 +117,16 @@ def tpp_reason(metric: ResolvedInstrument) -> tuple[pl.Expr, pl.Expr]:
         if hits:
             best_fact = pl.when(pl.any_horizontal(hits)).then(pl.lit(fact)).otherwise(best_fact)
     shown_first = sorted(RATE_FIELDS, key=lambda p: FACT_RANK[bits[p].fact])  # a tie is shown by its best-sourced precision
-    how = pl.coalesce([pl.when(is_max[p]).then(pl.concat_str([pl.lit(f"{p.upper()} "), fmt(pl.col(p)), pl.lit(f" × {fmt_bits(bits[p].value)} bits")]))
-                       for p in shown_first])
+    def how(unit: str) -> pl.Expr:
+        return pl.coalesce([pl.when(is_max[p]).then(pl.concat_str([pl.lit(f"{p.upper()} "), fmt(pl.col(p)),
+                                                                    pl.lit(f" × {fmt_bits(bits[p].value)} {unit}")]))
+                            for p in shown_first])
+
     definition = next((d for d in metric.definitions if d.id == "tpp"), None)
     citation = definition.citation.text() if definition else ""
-    en = pl.concat_str([pl.lit("TPP "), fmt(pl.col("tpp")), pl.lit(" = "), how,
+    en = pl.concat_str([pl.lit("TPP "), fmt(pl.col("tpp")), pl.lit(" = "), how("bits"),
                         pl.lit(" (highest dense rate × bit length)")])
-    zh = pl.concat_str([pl.lit("总处理性能 "), fmt(pl.col("tpp")), pl.lit(" = "), how, pl.lit("（稠密速率 × 位长的最大值）")])
+    zh = pl.concat_str([pl.lit("总处理性能 "), fmt(pl.col("tpp")), pl.lit(" = "), how("位"), pl.lit("（稠密速率 × 位长的最大值）")])
     return pl.col("tpp").is_not_null(), reason("TPP", citation, en, zh, best_fact)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from aiexport.errors import InputError, RulebookError
 
@@ -101,7 +101,21 @@ class AnyOf(_Strict):
     any: list[Condition]
 
 
-Condition = Annotated[Union[All, AnyOf, Compare, Flag, KindIs, Contains], Field(union_mode="left_to_right")]
+def _condition_tag(v: Any) -> str | None:
+    if isinstance(v, dict):
+        for key in ("all", "any", "metric", "flag", "kind", "contains"):
+            if key in v:
+                return key
+        return None
+    return {All: "all", AnyOf: "any", Compare: "metric", Flag: "flag", KindIs: "kind", Contains: "contains"}.get(type(v))
+
+
+Condition = Annotated[
+    Union[Annotated[All, Tag("all")], Annotated[AnyOf, Tag("any")], Annotated[Compare, Tag("metric")],
+          Annotated[Flag, Tag("flag")], Annotated[KindIs, Tag("kind")], Annotated[Contains, Tag("contains")]],
+    Discriminator(_condition_tag, custom_error_type="condition",
+                  custom_error_message="a condition is one of all/any/metric/flag/kind/contains"),
+]
 All.model_rebuild()
 AnyOf.model_rebuild()
 
@@ -324,7 +338,7 @@ class Resolved(_Strict):
 
     @cached_property
     def rulebook_hash(self) -> str:
-        payload = self.model_dump(mode="json", by_alias=True)
+        payload = self.model_dump(mode="json", by_alias=True, exclude={"as_of"})  # the rules, not the date
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

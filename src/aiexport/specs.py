@@ -180,9 +180,10 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
             checks.append((field, given & ~low.is_in(_ITEM_TYPES), "{value!r} is not an item type", f"give {help_text}"))
             casts[field] = low
         elif kind == "eccn":
-            up = col.str.to_uppercase()
-            checks.append((field, given & ~up.str.contains(r"^[0-9][A-E][0-9]{3}(\.[A-Z0-9]+)*$"), "{value!r} is not an ECCN", f"give {help_text}"))
-            casts[field] = up
+            # official notation: upper-case ECCN, lower-case paragraphs (5A992.c, 5A002.z.1.a)
+            norm = pl.concat_str([col.str.slice(0, 5).str.to_uppercase(), col.str.slice(5).str.to_lowercase()])
+            checks.append((field, given & ~norm.str.contains(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$"), "{value!r} is not an ECCN", f"give {help_text}"))
+            casts[field] = norm
     checks.append(("contains", (pl.col("item_type").str.to_lowercase() == "system") & pl.col("contains").is_null(),
                    "a system without contents", "name the IC it holds in contains (catalog name or spec id) and give count"))
     checks.append(("contains", pl.col("contains").is_not_null() & pl.any_horizontal(pl.col(RATE_FIELDS).is_not_null()),
