@@ -27,7 +27,7 @@ def test_classify_spec_json_contract(tmp_path):
     rows = [json.loads(line) for line in lines]
     assert [r["id"] for r in rows] == ["h100", "mystery", "rtx", "srv", "z"]  # input order
     for r in rows:
-        assert REQUIRED <= set(r), set(REQUIRED) - set(r)
+        assert set(r) >= REQUIRED, set(REQUIRED) - set(r)
         assert r["as_of"] == "2024-06-01"
         for reason in r["reasons"]:
             assert {"rule", "citation", "text_en", "text_zh"} <= set(reason)

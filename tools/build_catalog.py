@@ -42,18 +42,9 @@ def number_prefix(text: str) -> str:
     return m.group(1) if m else ""
 
 
-def process_nm(text: str) -> str:
-    m = re.search(r"(\d+)\s*(?:nm|FF|N|\b)", text or "")
-    m = re.search(r"N(\d+)|(\d+)\s*nm|(\d+)FF|\b4N", text or "")
-    if not m:
-        return ""
-    if m.group(0) == "4N":
-        return "4"
-    return next(g for g in m.groups() if g)
-
-
 def main(src: str) -> None:
-    rows = list(csv.DictReader(open(src, encoding="utf-8")))
+    with open(src, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     out = []
     for r in rows:
         has_bf16 = "no BF16" not in (r["notes"] or "")
@@ -72,7 +63,8 @@ def main(src: str) -> None:
             reported_export_status=r["reported_export_status"],
         )
         out.append(o)
-    extra = list(csv.DictReader(open(EXTRA, encoding="utf-8")))
+    with open(EXTRA, encoding="utf-8") as fh:
+        extra = list(csv.DictReader(fh))
     for e in extra:
         o = {k: "" for k in SPEC + PROVENANCE}
         o.update({k: v for k, v in e.items() if k in o})

@@ -45,7 +45,8 @@ OUTCOME = {"met": ("met", "满足"), "not_met": ("not met", "不满足"), "unkno
 def fmt(expr: pl.Expr, decimals: int = 2) -> pl.Expr:
     """A number as short text: 15832, 2.91, 4988.8 (no regex: this runs on every row)."""
     r = expr.round(decimals)
-    return pl.when(r == r.floor()).then(r.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(r.cast(pl.String))
+    whole = (r == r.floor()) & (r.abs() < 1e15)
+    return pl.when(whole).then(r.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(r.cast(pl.String))
 
 
 def fmt_num(x: float) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ FIELDS: dict[str, tuple[str, str]] = {
 }
 SPEC_COLUMNS = tuple(FIELDS)
 NUMERIC_FIELDS = tuple(f for f, (k, _) in FIELDS.items() if k in ("rate", "positive", "nonneg"))
+#: no datasheet figure, count or area comes near this; larger values are unit mistakes (and would
+#: overflow the arithmetic), so they are rejected rather than guessed at
+MAX_VALUE = 1e12
 _TRUE = ("yes", "y", "true", "1")
 _FALSE = ("no", "n", "false", "0")
 _ITEM_TYPES = ("ic", "hbm_stack", "system")
@@ -59,6 +63,8 @@ def _scalar(value: Any) -> str | None:
         return "yes" if value else "no"
     if isinstance(value, (int, float, str)):
         return str(value)
+    if isinstance(value, (date, datetime)):  # YAML turns 2024-01-01 into a date
+        return value.isoformat()
     return repr(value)  # a list or mapping where a scalar belongs: rejected by validation below
 
 
@@ -71,7 +77,8 @@ def frame_from_records(records: Iterable[Mapping[str, Any]], source: str = "inpu
             raise InputError(f"{source}: row {i} is not an object; give one object of spec fields per row")
         for key in rec:
             if key not in FIELDS:
-                raise _fail(source, i, str(key), "unknown column", f"use only {', '.join(SPEC_COLUMNS)}")
+                shown = str(key) if str(key).isprintable() and len(str(key)) < 40 else repr(str(key)[:40])
+                raise _fail(source, i, shown, "unknown column", f"use only {', '.join(SPEC_COLUMNS)}")
             if isinstance(rec[key], (list, dict)):
                 raise _fail(source, i, str(key), "a list or object where one value belongs", FIELDS[key][1])
         for key in cols:
@@ -96,11 +103,13 @@ def read_spec_file(path: str | Path) -> pl.DataFrame:
         raise InputError(f"{source}: the file is empty; give at least one spec row")
     if b"\x00" in raw:
         raise InputError(f"{source}: binary data, not a CSV, JSON or YAML file; give a text spec file")
+    suffix = p.suffix.lower()
+    if suffix == ".csv" and (fast := _typed_csv(raw)) is not None:
+        return fast
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{source}: not UTF-8 text; save the spec file as UTF-8") from None
-    suffix = p.suffix.lower()
     head = text.lstrip()[:1]
     if suffix == ".json" or (suffix not in (".csv", ".yaml", ".yml") and head in "[{"):
         try:
@@ -119,6 +128,23 @@ def read_spec_file(path: str | Path) -> pl.DataFrame:
             raise InputError(f"{source}: the file is empty; give at least one spec")
         return frame_from_records(data if isinstance(data, list) else [data], source)
     return _read_csv(text, source)
+
+
+def _typed_csv(raw: bytes) -> pl.DataFrame | None:
+    """Fast path for clean CSV: numbers parsed by polars itself. None when anything is unusual
+    (unknown column, a cell polars cannot parse, non-UTF-8 ...): the string path then finds and
+    names the bad cell."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        header = [c.strip() for c in pl.read_csv(raw, n_rows=0, infer_schema=False).columns]
+        if not header or any(c not in FIELDS for c in header) or len(set(header)) != len(header):
+            return None
+        overrides = {c: (pl.Float64 if c in NUMERIC_FIELDS or c == "count" else pl.String) for c in header}
+        df = pl.read_csv(raw, schema_overrides=overrides, infer_schema=False, new_columns=header)
+    except Exception:  # any parser complaint: take the careful path
+        return None
+    return df if df.height else None
 
 
 def _read_csv(text: str, source: str) -> pl.DataFrame:
@@ -147,8 +173,9 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
     """
     if "id" not in raw.columns:
         raise _fail(source, None, "id", "the id column is missing", "add an id column with a unique value per row")
-    df = raw.with_columns(pl.col(c).str.strip_chars() for c in raw.columns)
-    df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in df.columns)
+    text_cols = [c for c, t in raw.schema.items() if t == pl.String]
+    df = raw.with_columns(pl.col(c).str.strip_chars() for c in text_cols)
+    df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text_cols)
     absent = [c for c in SPEC_COLUMNS if c not in df.columns]
     df = df.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in absent],
                          pl.int_range(1, pl.len() + 1).alias("__row"))
@@ -156,7 +183,7 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
     casts: dict[str, pl.Expr] = {}
     checks: list[tuple[str, pl.Expr, str, str]] = [  # (field, bad-cell mask, problem, fix)
         ("id", pl.col("id").is_null(), "empty id", "give each row a unique id"),
-        ("id", pl.col("id").is_duplicated() & pl.col("id").is_not_null(), "duplicate id {value!r}", "give each row a unique id"),
+        ("id", pl.col("id").is_not_null() & ~pl.col("id").is_first_distinct(), "duplicate id {value!r}", "give each row a unique id"),
     ]
     for field, (kind, help_text) in FIELDS.items():
         col = pl.col(field)
@@ -164,6 +191,7 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
         if kind in ("rate", "positive", "nonneg", "count"):
             num = col.cast(pl.Float64, strict=False)
             checks.append((field, given & (num.is_null() | num.is_nan() | num.is_infinite()), "{value!r} is not a number", f"give {help_text}"))
+            checks.append((field, given & (num.abs() >= MAX_VALUE), "{value} is implausibly large", f"check the unit; give {help_text}"))
             if kind == "positive":
                 checks.append((field, given & (num <= 0), "{value} is not positive", f"give {help_text}"))
             elif kind == "count":
