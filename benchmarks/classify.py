@@ -77,32 +77,44 @@ def main() -> None:
     day = date.fromisoformat(args.as_of)
     rb = load_rulebook()
     rb.resolve(day)
-
-    t0 = time.perf_counter()
-    frame = validate_specs(read_spec_file(src), str(src))
-    t1 = time.perf_counter()
-    result = classify_frame(frame, rb, day, str(src))
-    t2 = time.perf_counter()
-    result.write_ndjson(out_dir / "result.jsonl")
-    t3 = time.perf_counter()
-    total = t3 - t0
-    size_mb = (out_dir / "result.jsonl").stat().st_size / 1e6
-    print(f"rows: {args.rows:,}  (input {src.stat().st_size / 1e6:.1f} MB, output JSONL {size_mb:.1f} MB)")
-    print(f"in process: read+validate {t1 - t0:.3f}s  classify {t2 - t1:.3f}s  write {t3 - t2:.3f}s  "
-          f"total {total:.3f}s  -> {args.rows / total:,.0f} rows/s; peak RSS {peak_rss_mb():.0f} MB")
-    counts = dict(result.group_by("control").len().iter_rows())
+    print(f"rows: {args.rows:,}  (input {src.stat().st_size / 1e6:.1f} MB)")
+    results = {}
+    for mode, explain in (("brief", False), ("full", True)):
+        out = out_dir / f"result_{mode}.jsonl"
+        t0 = time.perf_counter()
+        frame = validate_specs(read_spec_file(src), str(src))
+        t1 = time.perf_counter()
+        result = classify_frame(frame, rb, day, str(src), explain=explain)
+        t2 = time.perf_counter()
+        result.write_ndjson(out)
+        t3 = time.perf_counter()
+        result.write_parquet(out.with_suffix(".parquet"))
+        t4 = time.perf_counter()
+        total = t3 - t0
+        results[mode] = args.rows / total
+        pq = (t1 - t0) + (t2 - t1) + (t4 - t3)
+        results[f"{mode}_parquet"] = args.rows / pq
+        print(f"in process, {mode:5s}: read+validate {t1 - t0:.3f}s  classify {t2 - t1:.3f}s  write JSONL {t3 - t2:.3f}s "
+              f"({out.stat().st_size / 1e6:.0f} MB) -> {args.rows / total:,.0f} rows/s; "
+              f"with Parquet output ({t4 - t3:.3f}s) -> {args.rows / pq:,.0f} rows/s")
+        del result, frame
+    print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
+    counts = dict(classify_frame(validate_specs(read_spec_file(src)), rb, day, explain=False).group_by("control").len().iter_rows())
     print("verdicts:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
 
     exe = ROOT / ".venv" / "bin" / "aiexport"
-    cmd = [str(exe) if exe.exists() else "aiexport", "classify", "--spec", str(src), "--as-of", args.as_of, "--json"]
-    t4 = time.perf_counter()
-    with open(out_dir / "cli.jsonl", "wb") as fh:
-        subprocess.run(cmd, stdout=fh, check=True, env={**os.environ, "COLUMNS": "120"})
-    t5 = time.perf_counter()
-    cli = t5 - t4
-    print(f"CLI end to end (fresh process, imports included): {cli:.3f}s -> {args.rows / cli:,.0f} rows/s; "
-          f"peak RSS of the child {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
-    print(f"peer reference 29,000 rows/s -> speed-up {args.rows / cli / 29_000:.1f}x (CLI), {args.rows / total / 29_000:.1f}x (in process)")
+    for mode in ("brief", "full"):
+        cmd = [str(exe) if exe.exists() else "aiexport", "classify", "--spec", str(src), "--as-of", args.as_of, "--json"]
+        if mode == "brief":
+            cmd.append("--brief")
+        t4 = time.perf_counter()
+        with open(out_dir / f"cli_{mode}.jsonl", "wb") as fh:
+            subprocess.run(cmd, stdout=fh, check=True, env={**os.environ, "COLUMNS": "120"})
+        cli = time.perf_counter() - t4
+        results[f"cli_{mode}"] = args.rows / cli
+        print(f"CLI, {mode:5s} (fresh process, imports included): {cli:.3f}s -> {args.rows / cli:,.0f} rows/s")
+    print(f"peak RSS of the CLI children: {peak_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
+    print("speed-up over the peer's 29,000 rows/s: " + ", ".join(f"{k} {v / 29_000:.1f}x" for k, v in results.items()))
 
 
 if __name__ == "__main__":

@@ -50,16 +50,30 @@ def reason(rule: str | pl.Expr, citation: str, text_en: pl.Expr | str, text_zh: 
                      fact=lit(fact), outcome=lit(result))
 
 
+SEP = "\x1f"  # lists travel as joined strings inside the pipeline (cheap to move), split at the end
+LIST_COLUMNS = ("possible_controls", "missing", "license_exceptions")
+
+
 def string_list(items: list[tuple[pl.Expr, str]]) -> pl.Expr:
-    """The strings whose condition holds, in first-listed order, each once, as a list column."""
+    """The strings whose condition holds, in first-listed order, each once, joined by SEP ("" = none)."""
     if not items:
-        return pl.lit([], dtype=pl.List(pl.String))
+        return pl.lit("")
     by_value: dict[str, list[pl.Expr]] = {}
     for cond, value in items:
         by_value.setdefault(value, []).append(cond.fill_null(False))
     parts = [pl.when(reduce(lambda a, b: a | b, conds)).then(pl.lit(value)) for value, conds in by_value.items()]
-    joined = pl.concat_str(parts, separator="\x1f", ignore_nulls=True)
-    return pl.when(joined == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(joined.str.split("\x1f"))
+    return pl.concat_str(parts, separator=SEP, ignore_nulls=True).fill_null("")
+
+
+def join_lists(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Two joined lists as one, without repeats (small row sets only)."""
+    both = pl.concat_str([a, b], separator=SEP).str.strip_chars(SEP)
+    return both.str.split(SEP).list.unique(maintain_order=True).list.join(SEP)
+
+
+def as_list(col: str) -> pl.Expr:
+    c = pl.col(col)
+    return pl.when(c == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(c.str.split(SEP)).alias(col)
 
 
 # --- 1. metrics --------------------------------------------------------------------------------
@@ -144,7 +158,20 @@ class VersionPlan:
     version: Version | None
 
 
+_PLANS: dict[tuple[str, str, date | None, str, str], VersionPlan] = {}
+
+
 def plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str) -> VersionPlan:
+    """`_plan_version`, cached: the expressions depend only on the resolved instrument."""
+    key = (inst.id, inst.content_hash, as_of if inst.version is None else None, status_on, p)
+    if key not in _PLANS:
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        _PLANS[key] = _plan_version(inst, as_of, status_on, p)
+    return _PLANS[key]
+
+
+def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str) -> VersionPlan:
     """One version of an instrument as staged polars expressions (see the module docstring).
 
     Reasons shown: every paragraph of the levels tried before the decided one (why not those),
@@ -152,7 +179,7 @@ def plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str) 
     """
     st = Stages(p)
     version = inst.version
-    empty = pl.lit([], dtype=pl.List(pl.String))
+    empty = pl.lit("")
     if version is None:
         st.col(0, pl.lit("none"), "control", exact=f"{p}control")
         st.col(0, pl.lit(None, dtype=pl.String), "paragraph", exact=f"{p}paragraph")
@@ -255,15 +282,13 @@ def _lookup_contains(df: pl.DataFrame, source: str) -> pl.DataFrame:
 
     if df.filter(pl.col("contains").is_not_null()).height == 0:
         return df
-    ids = set(df["id"].to_list())
+    named = df.filter(pl.col("contains").is_not_null()).select("contains", "__row").unique("contains", keep="first")
+    outside = named.filter(~pl.col("contains").is_in(df["id"].implode()))  # not a spec id of this file: a catalog name
     extra: dict[str, dict] = {}
     mapping: dict[str, str] = {}
-    pending = [(v, r) for v, r in df.filter(pl.col("contains").is_not_null()).select("contains", "__row").unique("contains").iter_rows()]
+    pending = list(outside.iter_rows())
     while pending:
         name, row = pending.pop()
-        if name in ids:
-            mapping[name] = name
-            continue
         item = catalog.find(name)
         if item is None:
             raise InputError(f"{source}: row {row}, field contains: {name!r} is neither a spec id in this file nor a catalog "
@@ -284,7 +309,7 @@ def _lookup_contains(df: pl.DataFrame, source: str) -> pl.DataFrame:
         cat = cat.with_columns(pl.col("contains").replace(mapping | {v["contains"]: "catalog:" + catalog.find(v["contains"])["id"]
                                                                    for v in extra.values() if v.get("contains")}))
         df = pl.concat([df, cat.select(df.columns)], how="vertical_relaxed")
-    return df.with_columns(pl.col("contains").replace(mapping))
+    return df.with_columns(pl.col("contains").replace(mapping)) if mapping else df
 
 
 def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int = 0) -> pl.DataFrame:
@@ -300,58 +325,143 @@ def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int
     return pl.concat(pl.collect_all(frames))
 
 
-def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input") -> pl.DataFrame:
-    """Classify every row of a validated spec frame; returns OUTPUT_COLUMNS in input order."""
+def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input", explain: bool = True) -> pl.DataFrame:
+    """Classify every row of a validated spec frame; returns OUTPUT_COLUMNS in input order.
+
+    explain=False ("brief", for whole order books) gives the same decisions with one reason per
+    row: the deciding paragraph, its citation and its text (or, for none / indeterminate, what was
+    tried and what would decide). The full reasons of any row are reproduced by classifying it again
+    with the same rulebook hash.
+    """
     resolved = rulebook.resolve(as_of)
     df = _lookup_contains(specs, source)
-    df = add_metrics(df, resolved["tpp_metric"]).with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"))
+    lf = add_metrics(df.lazy(), resolved["tpp_metric"]).with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"))
+    brief = None if explain else Brief(resolved, as_of)
 
-    # 1. every row as an IC or HBM stack (3A090)
+    # 1. every row as an IC or HBM stack (3A090), as one lazy query
     ic_inst = resolved["eccn_3a090"]
     ic_status = rulebook.version_status_on(ic_inst.version, as_of) if ic_inst.version else "not_in_force"
     ic = plan_version(ic_inst, as_of, ic_status, "ic_")
-    df = ic.stages.apply(df)
-    blocks = [long_reasons(df, [tpp_reason(resolved["tpp_metric"]), *ic.reasons])]
-    df = df.with_columns(
+    lf = ic.stages.apply_lazy(lf).with_columns(
         pl.coalesce("name", "id").alias("ic_name"), pl.col("tpp").alias("ic_tpp"), pl.col("performance_density").alias("ic_pd"),
         pl.col("__i").alias("ic_i"),
-    ).select(WORK_COLUMNS)
-    df = df.with_columns(
         pl.col("ic_control").alias("control"), pl.col("ic_paragraph").alias("paragraph"),
         pl.col("ic_possible").alias("possible_controls"), pl.col("ic_missing").alias("missing"),
         pl.col("ic_exceptions").alias("license_exceptions"),
         pl.lit(ic.version.id if ic.version else None, dtype=pl.String).alias("rule_version"), pl.lit(ic_status).alias("rule_status"),
     )
+    keep = [*WORK_COLUMNS, *MERGED]
+    if brief is not None:
+        df = lf.with_columns(brief.columns()).select(*keep, *Brief.COLUMNS).collect()
+        blocks: list[pl.DataFrame] = []
+    else:  # the reasons read the intermediate truth columns
+        full = lf.collect()
+        blocks = [long_reasons(full, [tpp_reason(resolved["tpp_metric"]), *ic.reasons])]
+        df = full.select(keep)
     # 2. systems (4A090), from the IC each contains
     is_sys = (pl.col("item_type") == "system").fill_null(False)
     if df.select(is_sys.any()).item():
-        df = _resolve_systems(df, source)
-        systems, sys_blocks = _classify_systems(df.filter(is_sys), rulebook, resolved, as_of, blocks[0])
+        systems, sys_blocks = _classify_systems(_resolve_systems(df, source), rulebook, resolved, as_of,
+                                                blocks[0] if explain else None)
         blocks += sys_blocks
-        df = pl.concat([df.filter(~is_sys), systems.select(df.columns)]).sort("__i")
+        df = _merge(df, systems if brief is None else systems.with_columns(brief.columns()))
     # 3. .z paragraphs for items described in another ECCN
     has_base = pl.col("base_eccn").is_not_null()
     if df.select(has_base.any()).item():
-        zrows, zblock = _apply_z(df.filter(has_base), resolved)
-        blocks.append(zblock)
-        df = pl.concat([df.filter(~has_base), zrows.select(df.columns)]).sort("__i")
-    # 4. the reasons, gathered once
-    long = pl.concat(blocks)
-    reasons = long.group_by("__i").agg(pl.col("__r").sort_by("__k").alias("reasons"))
-    unconf = (long.filter(pl.col("__r").struct.field("fact") == "UNCONFIRMED")
-              .group_by("__i").agg(pl.col("__r").sort_by("__k").struct.field("rule").unique(maintain_order=True).alias("unconfirmed")))
-    df = df.filter(pl.col("__row").is_not_null())
-    df = df.join(reasons, on="__i", how="left", maintain_order="left").join(unconf, on="__i", how="left", maintain_order="left")
-    return df.with_columns(
+        zrows, zblock = _apply_z(df.filter(has_base), resolved, explain)
+        blocks += zblock
+        df = _merge(df, zrows if brief is None else zrows.with_columns(brief.columns()), only=("control", "missing"))
+    # 4. the answer, with its reasons
+    lf = _inputs_only(df).lazy()
+    if brief is not None:
+        lf = lf.with_columns(brief.reasons())
+    else:
+        long = pl.concat(blocks)
+        reasons = long.group_by("__i").agg(pl.col("__r").sort_by("__k").alias("reasons"))
+        unconf = (long.filter(pl.col("__r").struct.field("fact") == "UNCONFIRMED").group_by("__i")
+                  .agg(pl.col("__r").sort_by("__k").struct.field("rule").unique(maintain_order=True).alias("unconfirmed")))
+        joined = (_inputs_only(df).join(reasons, on="__i", how="left", maintain_order="left")
+                  .join(unconf, on="__i", how="left", maintain_order="left"))
+        lf = joined.lazy().with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=REASON_DTYPE)),
+                                        pl.col("unconfirmed").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    return lf.with_columns(
         pl.lit(as_of.isoformat()).alias("as_of"),
         pl.lit(resolved.scenario, dtype=pl.String).alias("scenario"),
         pl.lit(resolved.rulebook_hash).alias("rulebook_hash"),
-        pl.col("reasons").fill_null(pl.lit([], dtype=REASON_DTYPE)),
-        pl.col("unconfirmed").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        *[as_list(c) for c in LIST_COLUMNS],
         pl.col("tpp").round(4),
         pl.col("performance_density").round(4),
         pl.col("memory_bandwidth_density").round(4),
-    ).select(OUTPUT_COLUMNS)
+    ).select(OUTPUT_COLUMNS).collect()
+
+
+MERGED = ("control", "paragraph", "possible_controls", "missing", "license_exceptions", "rule_version", "rule_status")
+
+
+def _merge(df: pl.DataFrame, part: pl.DataFrame, only: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """Put the decisions computed for a subset of rows (`part`, keyed by __i = row position) back."""
+    wanted = only or (*MERGED, "tpp", "performance_density")
+    cols = [c for c in (*wanted, *Brief.COLUMNS) if c in part.columns and c in df.columns]
+    idx = part["__i"]
+    out = []
+    for c in cols:
+        s = df[c].clone()
+        s.scatter(idx, part[c].cast(s.dtype))
+        out.append(s)
+    return df.with_columns(out)
+
+
+def _inputs_only(df: pl.DataFrame) -> pl.DataFrame:
+    """Drop the catalog rows added for `contains` (they sit after the input rows)."""
+    n = df.select(pl.col("__row").is_not_null().sum()).item()
+    return df if n == df.height else df.slice(0, n)
+
+
+class Brief:
+    """The one reason of a brief answer, from lookup tables: no per-row sentence building."""
+
+    COLUMNS = ("__b_rule", "__b_cit", "__b_en", "__b_zh", "__b_fact", "__b_outcome")
+
+    def __init__(self, resolved: Resolved, as_of: date):
+        versions = [resolved["eccn_3a090"].version, resolved["eccn_4a090"].version]
+        paras = {p.id: p for v in versions if v is not None for p in v.paragraphs}
+        self.cit = {k: p.citation.text() for k, p in paras.items()}
+        self.en = {k: f"{k}: met — {p.text_en}" for k, p in paras.items()}
+        self.zh = {k: f"{k}：满足 — {p.text_zh}" for k, p in paras.items()}
+        self.fact = {k: p.fact for k, p in paras.items()}
+        ic_version = versions[0]
+        tried = ", ".join(p.id for p in (ic_version.paragraphs if ic_version else []))
+        self.none_cit = ic_version.citation.text() if ic_version else resolved["eccn_3a090"].citation.text()
+        self.none_en = (f"none of {tried} is met (full reasons: classify without --brief)" if ic_version
+                        else f"no 3A090 was in force on {as_of}")
+        self.none_zh = (f"{tried} 均不满足（完整理由：去掉 --brief 重新判定）" if ic_version else f"{as_of} 时 3A090 尚未生效")
+
+    def columns(self) -> list[pl.Expr]:
+        ctl, par = pl.col("control"), pl.col("paragraph")
+        give = pl.col("missing").str.replace_all(SEP, ", ", literal=True)
+        undecided = ctl == "indeterminate"
+
+        def look(table: dict[str, str]) -> pl.Expr:
+            return par.replace_strict(table, default=None, return_dtype=pl.String)
+
+        return [
+            pl.when(par.is_not_null()).then(par).otherwise(ctl).alias("__b_rule"),
+            look(self.cit).fill_null(pl.lit(self.none_cit)).alias("__b_cit"),
+            pl.when(par.is_not_null()).then(look(self.en)).when(undecided)
+            .then(pl.concat_str([pl.lit("undetermined; would decide: "), give])).otherwise(pl.lit(self.none_en)).alias("__b_en"),
+            pl.when(par.is_not_null()).then(look(self.zh)).when(undecided)
+            .then(pl.concat_str([pl.lit("无法确定；可据以判定："), give])).otherwise(pl.lit(self.none_zh)).alias("__b_zh"),
+            look(self.fact).fill_null(pl.lit("P")).alias("__b_fact"),
+            pl.when(undecided).then(pl.lit("unknown")).when(ctl == "none").then(pl.lit("not_met")).otherwise(pl.lit("met"))
+            .alias("__b_outcome"),
+        ]
+
+    @staticmethod
+    def reasons() -> list[pl.Expr]:
+        r = pl.struct(rule="__b_rule", citation="__b_cit", text_en="__b_en", text_zh="__b_zh", fact="__b_fact", outcome="__b_outcome")
+        unconfirmed = (pl.when(pl.col("__b_fact") == "UNCONFIRMED").then(pl.concat_list([pl.col("__b_rule")]))
+                       .otherwise(pl.lit([], dtype=pl.List(pl.String))))
+        return [pl.concat_list([r]).alias("reasons"), unconfirmed.alias("unconfirmed")]
 
 
 WORK_COLUMNS = ("__row", "__i", "id", "name", "count", "contains", "base_eccn", "item_type", "tpp", "tpp_precision",
@@ -360,7 +470,7 @@ WORK_COLUMNS = ("__row", "__i", "id", "name", "count", "contains", "base_eccn", 
 
 
 def _classify_systems(df: pl.DataFrame, rulebook: Rulebook, resolved: Resolved, as_of: date,
-                      ic_long: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+                      ic_long: pl.DataFrame | None) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """4A090 for the system rows, from the 3A090 answer of the IC each contains; and their reasons."""
     sys_inst = resolved["eccn_4a090"]
     sys_status = rulebook.version_status_on(sys_inst.version, as_of) if sys_inst.version else "not_in_force"
@@ -373,45 +483,51 @@ def _classify_systems(df: pl.DataFrame, rulebook: Rulebook, resolved: Resolved, 
             f"{sysp.version.id}: exceptions", sysp.version.citation.text(),
             "A 4A090 item takes the licence exception eligibility of the 3A090 IC it contains (4A090 is among the NAC-eligible ECCNs)",
             "4A090 产品沿用其所含 3A090 集成电路的许可例外资格（4A090 属于可适用 NAC 的 ECCN）", "S")))
-    own = long_reasons(df, items, k0=-1000)
-    # then the contained IC's own reasons, re-keyed to the system row
-    of_ic = ic_long.join(df.select(pl.col("ic_i").alias("__i"), pl.col("__i").alias("__sys_i")), on="__i").select(
-        pl.col("__sys_i").alias("__i"), "__k", "__r")
+    blocks = []
+    if ic_long is not None:
+        own = long_reasons(df, items, k0=-1000)
+        # then the contained IC's own reasons, re-keyed to the system row
+        of_ic = ic_long.join(df.select(pl.col("ic_i").alias("__i"), pl.col("__i").alias("__sys_i")), on="__i").select(
+            pl.col("__sys_i").alias("__i"), "__k", "__r")
+        blocks = [own, of_ic]
     df = df.with_columns(
         pl.col("sys_control").alias("control"),
         pl.col("sys_paragraph").alias("paragraph"),
         pl.col("sys_possible").alias("possible_controls"),
-        pl.concat_list([pl.col("sys_missing"), pl.col("ic_missing")]).list.unique(maintain_order=True).alias("missing"),
-        (pl.col("ic_exceptions") if inherit else pl.lit([], dtype=pl.List(pl.String))).alias("license_exceptions"),
+        join_lists(pl.col("sys_missing"), pl.col("ic_missing")).alias("missing"),
+        (pl.col("ic_exceptions") if inherit else pl.lit("")).alias("license_exceptions"),
         (pl.col("ic_tpp") * pl.col("count")).alias("tpp"),
         pl.col("ic_pd").alias("performance_density"),
         pl.lit(sysp.version.id if sysp.version else None, dtype=pl.String).alias("rule_version"),
         pl.lit(sys_status).alias("rule_status"),
     )
-    return df, [own, of_ic]
+    return df, blocks
 
 
 def _resolve_systems(df: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Fill each system row's ic_* columns from the IC it contains (boards inside servers allowed)."""
+    """The system rows, with their ic_* columns filled from the IC each contains (boards inside
+    servers allowed: a system may contain a system, up to 8 levels)."""
     cols = ["ic_control", "ic_paragraph", "ic_possible", "ic_name", "ic_tpp", "ic_pd", "ic_missing", "ic_exceptions", "ic_i"]
     is_sys = (pl.col("item_type") == "system").fill_null(False)
-    df = df.with_columns(pl.when(~is_sys).then(pl.col(c)).alias(c) for c in cols)
-    wanted = df.filter(is_sys)["contains"].unique()
+    systems = df.filter(is_sys).with_columns(pl.lit(None, dtype=df.schema[c]).alias(c) for c in cols)
+    wanted = systems["contains"].unique().implode()
+    lookup = df.filter(~is_sys & pl.col("id").is_in(wanted)).select(pl.col("id").alias("contains"), *cols)
     for _ in range(8):
-        if df.filter(is_sys & pl.col("ic_control").is_null()).height == 0:
-            return df
-        known = df.filter(pl.col("ic_control").is_not_null() & pl.col("id").is_in(wanted.implode())).select(
-            pl.col("id").alias("contains"), *[pl.col(c).alias(f"__new_{c}") for c in cols])
-        df = df.join(known, on="contains", how="left", maintain_order="left")
-        fill = is_sys & pl.col("ic_control").is_null()
-        df = df.with_columns(pl.when(fill).then(pl.col(f"__new_{c}")).otherwise(pl.col(c)).alias(c) for c in cols)
-        df = df.drop([f"__new_{c}" for c in cols])
-    stuck = df.filter(is_sys & pl.col("ic_control").is_null()).select("__row", "id").head(1)
+        todo = systems.filter(pl.col("ic_control").is_null())
+        if todo.height == 0:
+            return systems
+        filled = todo.drop(cols).join(lookup, on="contains", how="inner")
+        if filled.height == 0:
+            break
+        systems = pl.concat([systems.filter(pl.col("ic_control").is_not_null()), todo.filter(~pl.col("__i").is_in(filled["__i"].implode())),
+                             filled.select(systems.columns)])
+        lookup = pl.concat([lookup, filled.select(pl.col("id").alias("contains"), *cols)])
+    stuck = systems.filter(pl.col("ic_control").is_null()).sort("__i").select("__row", "id").head(1)
     raise InputError(f"{source}: row {stuck.item(0, 0)}, field contains: systems contain each other in a cycle or more than "
                      f"8 levels deep; make contains name an IC", field="contains")
 
 
-def _apply_z(df: pl.DataFrame, resolved: Resolved) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _apply_z(df: pl.DataFrame, resolved: Resolved, explain: bool = True) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """Items described in another ECCN that meet 3A090/4A090 take that ECCN's .z paragraph."""
     bases = [b for b in df["base_eccn"].unique().to_list() if b is not None]
     inst = resolved["eccn_z_paragraphs"]
@@ -450,9 +566,9 @@ def _apply_z(df: pl.DataFrame, resolved: Resolved) -> tuple[pl.DataFrame, pl.Dat
           .otherwise(pl.format("{} 没有 .z 段；维持归类 {}", base, ctl)))
     z_reason = reason(pl.concat_str([pl.lit(f"{version_id}: "), base]), pl.col("__zcit").fill_null(version_cit), en, zh,
                       pl.col("__zfact").fill_null("S"), pl.when(has_z & (a_tier | b_tier)).then(pl.lit("met")).otherwise(pl.lit("info")))
-    block = long_reasons(df, [(pl.lit(True), z_reason)], k0=100_000)
+    block = [long_reasons(df, [(pl.lit(True), z_reason)], k0=100_000)] if explain else []
     df = df.with_columns(
         new_control.alias("control"),
-        pl.when(ambiguous).then(pl.concat_list([pl.col("missing"), pl.lit(["base_eccn paragraph"])])).otherwise(pl.col("missing")).alias("missing"),
+        pl.when(ambiguous).then(join_lists(pl.col("missing"), pl.lit("base_eccn paragraph"))).otherwise(pl.col("missing")).alias("missing"),
     ).drop("__za", "__zb", "__zfact", "__zcit", "__zsubs")
     return df, block

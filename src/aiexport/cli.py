@@ -6,7 +6,6 @@ file, row and field), 3 when the packaged rulebook itself is broken. Never a tra
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from datetime import date
@@ -30,7 +29,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 catalog_app = typer.Typer(no_args_is_help=True, help="The built-in catalog of real accelerators, HBM stacks and systems.")
 app.add_typer(catalog_app, name="catalog")
 
-PROGRESS_ROWS = 20_000  # show a progress bar on stderr from this many rows
+PROGRESS_BYTES = 2_000_000  # show a progress bar on stderr for spec files larger than this
 
 
 class Lang(StrEnum):
@@ -83,10 +82,9 @@ def _write_output(df: pl.DataFrame, path: Path) -> None:
 
 
 def _print_jsonl(df: pl.DataFrame) -> None:
-    buf = io.BytesIO()
-    df.write_ndjson(buf)
-    sys.stdout.buffer.write(buf.getvalue())
     sys.stdout.flush()
+    df.write_ndjson(sys.stdout.buffer)
+    sys.stdout.buffer.flush()
 
 
 @app.command()
@@ -98,15 +96,16 @@ def classify(
     json_out: JsonOpt = False,
     lang: LangOpt = Lang.en,
     output: Annotated[Path | None, typer.Option("--output", help="Write results to .jsonl, .csv or .parquet.")] = None,
+    brief: Annotated[bool, typer.Option("--brief", help="One reason per row (the deciding paragraph and its citation): for whole order books.")] = False,
 ) -> None:
     """Classify an accelerator, HBM stack or system under 3A090 / 4A090 / .z on a date."""
     day = _as_of(as_of)
     rb = load_rulebook(scenario)
-    if spec is not None and spec.is_file() and spec.stat().st_size > 2_000_000:
-        result = _classify_with_progress(spec, rb, day)
+    if spec is not None and spec.is_file() and spec.stat().st_size > PROGRESS_BYTES:
+        result = _classify_with_progress(spec, rb, day, not brief)
     else:
         frame, source = _specs(name, spec)
-        result = classify_frame(frame, rb, day, source)
+        result = classify_frame(frame, rb, day, source, explain=not brief)
     if output is not None:
         _write_output(result, output)
     if json_out:
@@ -123,7 +122,7 @@ def classify(
     out.print(" · ".join(f"{c}: {n}" for c, n in counts.iter_rows()), style="bold")
 
 
-def _classify_with_progress(spec: Path, rb: Any, day: date) -> pl.DataFrame:
+def _classify_with_progress(spec: Path, rb: Any, day: date, explain: bool) -> pl.DataFrame:
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=render.console(stderr=True), transient=True) as bar:
         task = bar.add_task("reading", total=3)
@@ -131,7 +130,7 @@ def _classify_with_progress(spec: Path, rb: Any, day: date) -> pl.DataFrame:
         bar.update(task, advance=1, description=f"validating {raw.height:,} rows")
         frame = validate_specs(raw, str(spec))
         bar.update(task, advance=1, description=f"classifying {frame.height:,} rows")
-        result = classify_frame(frame, rb, day, str(spec))
+        result = classify_frame(frame, rb, day, str(spec), explain=explain)
         bar.update(task, advance=1)
     return result
 

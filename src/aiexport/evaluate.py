@@ -82,12 +82,14 @@ class Stages:
         self.stages[stage].append(expr.alias(name))
         return pl.col(name)
 
-    def apply(self, df: pl.DataFrame) -> pl.DataFrame:
-        lf = df.lazy()
+    def apply_lazy(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         for stage in self.stages:
             if stage:
                 lf = lf.with_columns(stage)
-        return lf.collect()
+        return lf
+
+    def apply(self, df: pl.DataFrame) -> pl.DataFrame:
+        return self.apply_lazy(df.lazy()).collect()
 
 
 class Compiler:

@@ -324,6 +324,11 @@ class ResolvedInstrument(_Strict):
     params: dict[str, ResolvedParam]
     definitions: list[Definition]
 
+    @cached_property
+    def content_hash(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
     def param(self, name: str) -> ResolvedParam:
         try:
             return self.params[name]

@@ -8,6 +8,7 @@ and the field, and saying how to fix it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -99,7 +100,7 @@ def read_spec_file(path: str | Path) -> pl.DataFrame:
     if not p.is_file():
         raise InputError(f"{source}: file not found; give the path of a CSV, JSON or YAML spec file", field="--spec")
     raw = p.read_bytes()
-    if not raw.strip():
+    if not re.search(rb"\S", raw):
         raise InputError(f"{source}: the file is empty; give at least one spec row")
     if b"\x00" in raw:
         raise InputError(f"{source}: binary data, not a CSV, JSON or YAML file; give a text spec file")
@@ -174,7 +175,8 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
     if "id" not in raw.columns:
         raise _fail(source, None, "id", "the id column is missing", "add an id column with a unique value per row")
     text_cols = [c for c, t in raw.schema.items() if t == pl.String]
-    df = raw.with_columns(pl.col(c).str.strip_chars() for c in text_cols)
+    coded = [c for c in text_cols if c not in ("name", "vendor")]  # descriptive text is kept as given
+    df = raw.with_columns(pl.col(c).str.strip_chars() for c in coded)
     df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text_cols)
     absent = [c for c in SPEC_COLUMNS if c not in df.columns]
     df = df.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in absent],
