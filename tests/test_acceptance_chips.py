@@ -7,6 +7,8 @@ import json
 import pytest
 
 import aiexport
+import aiexport.catalog
+import aiexport.errors
 from aiexport.specs import FIELDS
 from tests.conftest import SCENARIO_H20, run_cli
 
@@ -250,3 +252,29 @@ def test_unconfirmed_tf32_reading_is_flagged():
     assert tpp_reason.fact == "UNCONFIRMED"
     h100 = aiexport.classify("H100", as_of="2024-06-01")  # FP8/INT8 decide: primary/derived facts only
     assert "TPP" not in h100.unconfirmed
+
+
+def test_board_inside_server_is_4a090():
+    """4A090 covers computers, electronic assemblies and components containing 3A090 ICs
+    (88 FR 73458): a server holding four HGX H100 boards is 4A090.a, with TPP 4 x 8 x 15832."""
+    r = aiexport.classify({"id": "rack", "contains": "HGX H100 8-GPU", "count": 4}, as_of="2025-01-01")
+    assert r.control == "4A090.a" and r.tpp == 4 * 8 * 15832
+    loop = [{"id": "a", "contains": "b", "count": 1}, {"id": "b", "contains": "a", "count": 1}]
+    with pytest.raises(aiexport.errors.InputError, match="cycle"):
+        aiexport.classify(loop, as_of="2025-01-01")
+
+
+def test_brief_mode_same_decisions():
+    """--brief (order-book scale) gives the same decisions as the full explanation, one reason each."""
+    from aiexport.chips import classify_frame
+    from aiexport.rulebook import baseline, parse_date
+    from aiexport.specs import specs_from_python
+
+    items = [aiexport.catalog.spec_of(it) for it in aiexport.catalog.items()]
+    frame = specs_from_python(items)
+    for day in ("2023-06-01", "2024-06-01", "2025-06-01"):
+        full = classify_frame(frame, baseline(), parse_date(day))
+        brief = classify_frame(frame, baseline(), parse_date(day), explain=False)
+        cols = ["id", "control", "paragraph", "possible_controls", "tpp", "license_exceptions", "missing", "rulebook_hash"]
+        assert full.select(cols).equals(brief.select(cols))
+        assert (brief["reasons"].list.len() == 1).all()

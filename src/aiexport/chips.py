@@ -280,10 +280,13 @@ def _lookup_contains(df: pl.DataFrame, source: str) -> pl.DataFrame:
     """Resolve `contains` to a row id in the file or a catalog item; add the catalog rows needed."""
     from aiexport import catalog
 
-    if df.filter(pl.col("contains").is_not_null()).height == 0:
+    named = df.select("contains", "__row").filter(pl.col("contains").is_not_null()).unique("contains", keep="first")
+    if named.height == 0:
         return df
-    named = df.filter(pl.col("contains").is_not_null()).select("contains", "__row").unique("contains", keep="first")
-    outside = named.filter(~pl.col("contains").is_in(df["id"].implode()))  # not a spec id of this file: a catalog name
+    known = df.select("id").filter(pl.col("id").is_in(named["contains"].implode()))["id"]
+    outside = named.filter(~pl.col("contains").is_in(known.implode()))  # not a spec id of this file: a catalog name
+    if outside.height == 0:
+        return df
     extra: dict[str, dict] = {}
     mapping: dict[str, str] = {}
     pending = list(outside.iter_rows())
@@ -350,7 +353,8 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
         pl.col("ic_exceptions").alias("license_exceptions"),
         pl.lit(ic.version.id if ic.version else None, dtype=pl.String).alias("rule_version"), pl.lit(ic_status).alias("rule_status"),
     )
-    keep = [*WORK_COLUMNS, *MERGED]
+    has_sys = df.select(pl.col("contains").is_not_null().any()).item()
+    keep = [*(WORK_COLUMNS if has_sys else BASE_COLUMNS), *MERGED]
     if brief is not None:
         df = lf.with_columns(brief.columns()).select(*keep, *Brief.COLUMNS).collect()
         blocks: list[pl.DataFrame] = []
@@ -359,8 +363,7 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
         blocks = [long_reasons(full, [tpp_reason(resolved["tpp_metric"]), *ic.reasons])]
         df = full.select(keep)
     # 2. systems (4A090), from the IC each contains
-    is_sys = (pl.col("item_type") == "system").fill_null(False)
-    if df.select(is_sys.any()).item():
+    if has_sys:
         systems, sys_blocks = _classify_systems(_resolve_systems(df, source), rulebook, resolved, as_of,
                                                 blocks[0] if explain else None)
         blocks += sys_blocks
@@ -464,6 +467,8 @@ class Brief:
         return [pl.concat_list([r]).alias("reasons"), unconfirmed.alias("unconfirmed")]
 
 
+BASE_COLUMNS = ("__row", "__i", "id", "name", "count", "base_eccn", "item_type", "tpp", "tpp_precision",
+                "performance_density", "memory_bandwidth_density")
 WORK_COLUMNS = ("__row", "__i", "id", "name", "count", "contains", "base_eccn", "item_type", "tpp", "tpp_precision",
                 "performance_density", "memory_bandwidth_density", "ic_control", "ic_paragraph", "ic_possible", "ic_missing",
                 "ic_exceptions", "ic_name", "ic_tpp", "ic_pd", "ic_i")
@@ -521,7 +526,12 @@ def _resolve_systems(df: pl.DataFrame, source: str) -> pl.DataFrame:
             break
         systems = pl.concat([systems.filter(pl.col("ic_control").is_not_null()), todo.filter(~pl.col("__i").is_in(filled["__i"].implode())),
                              filled.select(systems.columns)])
-        lookup = pl.concat([lookup, filled.select(pl.col("id").alias("contains"), *cols)])
+        # a filled system can itself be contained: it offers its total TPP and says what it holds
+        as_part = filled.with_columns(
+            (pl.col("ic_tpp") * pl.col("count")).alias("ic_tpp"),
+            pl.concat_str([pl.coalesce("name", "id"), pl.lit(" ["), pl.col("count").cast(pl.String), pl.lit(" × "),
+                           pl.col("ic_name"), pl.lit("]")]).alias("ic_name"))
+        lookup = pl.concat([lookup, as_part.select(pl.col("id").alias("contains"), *cols)])
     stuck = systems.filter(pl.col("ic_control").is_null()).sort("__i").select("__row", "id").head(1)
     raise InputError(f"{source}: row {stuck.item(0, 0)}, field contains: systems contain each other in a cycle or more than "
                      f"8 levels deep; make contains name an IC", field="contains")

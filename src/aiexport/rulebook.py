@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from aiexport.errors import InputError, RulebookError
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the same safe subset, faster
+
 Status = Literal["in_force", "superseded", "codified_not_enforced", "proposed"]
 Fact = Literal["P", "S", "D", "UNCONFIRMED"]
 Kind = Literal["ic", "hbm_stack", "system"]
@@ -360,7 +362,7 @@ def _read_yaml(path: Path | Any, what: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {what} ({exc.__class__.__name__})", field=None) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
