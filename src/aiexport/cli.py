@@ -7,6 +7,7 @@ file, row and field), 3 when the packaged rulebook itself is broken. Never a tra
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from datetime import date
 from enum import StrEnum
@@ -67,7 +68,7 @@ def _as_of(text: str | None) -> date:
 def _write_output(df: pl.DataFrame, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        df.write_parquet(path)
+        df.write_parquet(path, compression="lz4")  # fast to write and read; order books are re-read often
     elif suffix == ".csv":
         flat = df.with_columns(
             pl.col("reasons").map_elements(lambda v: json.dumps(v.to_list() if hasattr(v, "to_list") else v, ensure_ascii=False),
@@ -249,6 +250,8 @@ def demo(lang: LangOpt = Lang.en) -> None:
 
 def main() -> None:
     """Entry point: run the app and turn every error into one line and an exit status."""
+    if hasattr(signal, "SIGPIPE"):  # `aiexport ... | head` ends quietly, like other Unix tools
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         _run()
     except SystemExit:
