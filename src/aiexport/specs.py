@@ -48,6 +48,8 @@ NUMERIC_FIELDS = tuple(f for f, (k, _) in FIELDS.items() if k in ("rate", "posit
 #: overflow the arithmetic), so they are rejected rather than guessed at
 MAX_VALUE = 1e12
 _TRUE = ("yes", "y", "true", "1")
+_DTYPES = {"id": pl.String, "text": pl.String, "bool": pl.Boolean, "rate": pl.Float64, "positive": pl.Float64,
+           "nonneg": pl.Float64, "eccn": pl.String, "count": pl.Int64, "item_type": pl.String}
 _FALSE = ("no", "n", "false", "0")
 _ITEM_TYPES = ("ic", "hbm_stack", "system")
 
@@ -187,7 +189,11 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
         ("id", pl.col("id").is_null(), "empty id", "give each row a unique id"),
         ("id", pl.col("id").is_not_null() & ~pl.col("id").is_first_distinct(), "duplicate id {value!r}", "give each row a unique id"),
     ]
+    empty = {c for c, n in zip(df.columns, df.null_count().row(0), strict=True) if n == df.height}
     for field, (kind, help_text) in FIELDS.items():
+        if field in empty:  # nothing to check or convert, just the column's type
+            casts[field] = pl.col(field).cast(_DTYPES[kind])
+            continue
         col = pl.col(field)
         given = col.is_not_null()
         if kind in ("rate", "positive", "nonneg", "count"):
