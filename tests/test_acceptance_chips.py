@@ -278,3 +278,10 @@ def test_brief_mode_same_decisions():
         cols = ["id", "control", "paragraph", "possible_controls", "tpp", "license_exceptions", "missing", "rulebook_hash"]
         assert full.select(cols).equals(brief.select(cols))
         assert (brief["reasons"].list.len() == 1).all()
+
+
+def test_missing_lists_only_what_would_change_the_answer():
+    """Gaudi3: TPP 29,360 decides 3A090.a.1, so its unpublished die area is not asked for
+    (chips_dev.csv: die area not published)."""
+    r = aiexport.classify("Gaudi3", as_of="2025-01-01")
+    assert r.control == "3A090.a" and r.missing == []

@@ -214,7 +214,6 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
         if para.control not in levels:
             levels.append(para.control)
         paras.append((para, c, truth, eff))
-        missing += [(truth.is_null() & cond, m) for cond, m in c.missing]
 
     lvl = {lv: st.col(3, reduce(lambda a, b: a | b, [e for q, _, _, e in paras if q.control == lv]), "v") for lv in levels}
     control_expr = pl.lit("none")
@@ -235,6 +234,9 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
     poss_items.append((rank == len(levels), "none"))
     st.col(5, pl.when(control == "indeterminate").then(string_list(poss_items)).otherwise(empty), "possible", exact=f"{p}possible")
 
+    # an unknown input matters only in a paragraph of a level tried before the deciding one
+    for para, c, truth, _ in paras:
+        missing += [(truth.is_null() & cond & (rank > levels.index(para.control)), m) for cond, m in c.missing]
     reasons: list[tuple[pl.Expr, pl.Expr]] = []
     for para, c, truth, _ in paras:
         shown = (kind.is_in(para.applies_to) | (kind.is_null() & pl.lit(bool(set(para.applies_to) & {"ic", "hbm_stack"})))) & (
