@@ -150,3 +150,13 @@ def test_change_dates_cover_every_version():
     days = [d.isoformat() for d in baseline().change_dates()]
     for d in ("2022-10-07", "2023-11-17", "2024-04-04", "2024-12-02"):
         assert d in days
+
+
+def test_end_dates_are_derived_from_the_next_version():
+    """The 2022 version of 3A090 ended the day before 88 FR 73458 took effect (2023-11-17)."""
+    rb = baseline()
+    v2022 = next(v for v in rb.instruments["eccn_3a090"].versions if v.id == "3A090/2022-10-07")
+    latest = next(v for v in rb.instruments["eccn_3a090"].versions if v.id == "3A090/2024-12-02")
+    assert rb.version_until("eccn_3a090", v2022) == date(2023, 11, 16)
+    assert rb.version_until("eccn_3a090", latest) is None
+    assert rb.param_until("eccn_3a090", "io_2022", date(2022, 10, 7)) == date(2023, 11, 16)

@@ -211,14 +211,18 @@ def rules_cmd(as_of: AsOf = None, scenario: ScenarioOpt = None, json_out: JsonOp
     out = render.console()
     out.print(f"Rules as of {day} · scenario: {res.scenario or 'baseline'} · rulebook sha256 {res.rulebook_hash}")
     t = render.Table(show_header=True, header_style="bold")
-    for col in ("instrument", "version / parameter", "value", "since", "status", "fact", "citation"):
+    for col in ("instrument", "version / parameter", "value", "from", "until", "status", "fact", "citation"):
         t.add_column(col)
     for inst in res.instruments.values():
         v = inst.version
-        t.add_row(inst.id, v.id if v else "(none in force)", "", v.from_.isoformat() if v else "", v.status if v else "",
-                  v.fact if v else "", v.citation.text() if v else "")
+        until = rb.version_until(inst.id, v) if v else None
+        label = v.id if v else ("(none in force)" if rb.instruments[inst.id].versions else "(parameters only)")
+        t.add_row(inst.id, label, "", v.from_.isoformat() if v else "",
+                  until.isoformat() if until else "…", v.status if v else "", v.fact if v else "", v.citation.text() if v else "")
         for p in inst.params.values():
-            t.add_row("", p.name, f"{p.value:g} {p.unit}", p.since.isoformat(), p.status, p.fact, p.citation.text())
+            p_until = rb.param_until(inst.id, p.name, p.since)
+            t.add_row("", p.name, f"{p.value:g} {p.unit}", p.since.isoformat(), p_until.isoformat() if p_until else "…",
+                      p.status, p.fact, p.citation.text())
     out.print(t)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -526,6 +526,16 @@ class Rulebook:
         resolved = Resolved(as_of=as_of, scenario=self.scenario.scenario.id if self.scenario else None, instruments=out)
         self._resolved[as_of] = resolved
         return resolved
+
+    def version_until(self, instrument_id: str, version: Version) -> date | None:
+        """The last day a version is in force (the day before the next one starts), None if open-ended."""
+        later = [v.from_ for v in self._flat[instrument_id] if v.from_ > version.from_]
+        return min(later) - timedelta(days=1) if later else None
+
+    def param_until(self, instrument_id: str, name: str, since: date) -> date | None:
+        """The last day a parameter value holds, None if open-ended."""
+        later = [v.from_ for v in self.instruments[instrument_id].parameters[name].values if v.from_ > since]
+        return min(later) - timedelta(days=1) if later else None
 
     def version_status_on(self, version: Version, as_of: date) -> Status:
         """The legal status of a version on a date inside its period."""
