@@ -119,8 +119,11 @@ def fmt_bits(x: float | None) -> str:
     return str(int(x)) if x is not None and float(x).is_integer() else str(x)
 
 
-def tpp_reason(metric: ResolvedInstrument) -> tuple[pl.Expr, pl.Expr]:
-    """How the TPP was computed: the precision that gives the maximum, its rate and bit length."""
+def tpp_reason(metric: ResolvedInstrument, st: Stages) -> tuple[pl.Expr, pl.Expr]:
+    """How the TPP was computed: the precision that gives the maximum, its rate and bit length.
+
+    The precision shown and its rate (as text) are registered as columns of `st`: they are computed
+    once per row, not once per precision and language."""
     if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):  # no TPP definition yet: never shown
         return pl.lit(False), reason("TPP", "", "", "", "P")
     bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
@@ -131,10 +134,13 @@ def tpp_reason(metric: ResolvedInstrument) -> tuple[pl.Expr, pl.Expr]:
         if hits:
             best_fact = pl.when(pl.any_horizontal(hits)).then(pl.lit(fact)).otherwise(best_fact)
     shown_first = sorted(RATE_FIELDS, key=lambda p: FACT_RANK[bits[p].fact])  # a tie is shown by its best-sourced precision
+    shown = st.col(0, pl.coalesce([pl.when(is_max[p]).then(pl.lit(p)) for p in shown_first]), "shown")
+    rate = st.col(1, fmt(st.col(0, pl.coalesce([pl.when(is_max[p]).then(pl.col(p)) for p in shown_first]), "rate")), "rate_s")
+
     def how(unit: str) -> pl.Expr:
-        return pl.coalesce([pl.when(is_max[p]).then(pl.concat_str([pl.lit(f"{p.upper()} "), fmt(pl.col(p)),
-                                                                    pl.lit(f" × {fmt_bits(bits[p].value)} {unit}")]))
-                            for p in shown_first])
+        name = shown.replace_strict({p: f"{p.upper()} " for p in RATE_FIELDS}, return_dtype=pl.String)
+        times = shown.replace_strict({p: f" × {fmt_bits(bits[p].value)} {unit}" for p in RATE_FIELDS}, return_dtype=pl.String)
+        return pl.concat_str([name, rate, times])
 
     definition = next((d for d in metric.definitions if d.id == "tpp"), None)
     citation = definition.citation.text() if definition else ""
@@ -357,38 +363,32 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     )
     has_sys = df.select(pl.col("contains").is_not_null().any()).item()
     keep = [*(WORK_COLUMNS if has_sys else BASE_COLUMNS), *MERGED]
-    if brief is not None:
-        df = lf.with_columns(brief.columns()).select(*keep, *Brief.COLUMNS).collect()
+    if brief is not None:  # its one reason is added at the end (step 4)
+        df = lf.select(keep).collect()
         blocks: list[pl.DataFrame] = []
     else:  # the reasons read the intermediate truth columns
-        full = lf.collect()
-        blocks = [long_reasons(full, [tpp_reason(resolved["tpp_metric"]), *ic.reasons])]
+        tpp_st = Stages("tpp_")
+        tpp = tpp_reason(resolved["tpp_metric"], tpp_st)
+        full = tpp_st.apply_lazy(lf).collect()
+        blocks = [long_reasons(full, [tpp, *ic.reasons])]
         df = full.select(keep)
     # 2. systems (4A090), from the IC each contains
     if has_sys:
         systems, sys_blocks = _classify_systems(_resolve_systems(df, source), rulebook, resolved, as_of,
                                                 blocks[0] if explain else None)
         blocks += sys_blocks
-        df = _merge(df, systems if brief is None else systems.with_columns(brief.columns()))
+        df = _merge(df, systems)
     # 3. .z paragraphs for items described in another ECCN
     has_base = pl.col("base_eccn").is_not_null()
     if df.select(has_base.any()).item():
         zrows, zblock = _apply_z(df.filter(has_base), resolved, explain)
         blocks += zblock
-        df = _merge(df, zrows if brief is None else zrows.with_columns(brief.columns()), only=("control", "missing"))
+        df = _merge(df, zrows, only=("control", "missing"))
     # 4. the answer, with its reasons
-    lf = _inputs_only(df).lazy()
-    if brief is not None:
-        lf = lf.with_columns(brief.reasons())
+    if brief is not None:  # a function of the final control, paragraph and missing: built once, at the end
+        lf = _inputs_only(df).lazy().with_columns(brief.columns()).with_columns(brief.reasons())
     else:
-        long = pl.concat(blocks)
-        reasons = long.group_by("__i").agg(pl.col("__r").sort_by("__k").alias("reasons"))
-        unconf = (long.filter(pl.col("__r").struct.field("fact") == "UNCONFIRMED").group_by("__i")
-                  .agg(pl.col("__r").sort_by("__k").struct.field("rule").unique(maintain_order=True).alias("unconfirmed")))
-        joined = (_inputs_only(df).join(reasons, on="__i", how="left", maintain_order="left")
-                  .join(unconf, on="__i", how="left", maintain_order="left"))
-        lf = joined.lazy().with_columns(pl.col("reasons").fill_null(pl.lit([], dtype=REASON_DTYPE)),
-                                        pl.col("unconfirmed").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        lf = _gather_reasons(_inputs_only(df), pl.concat(blocks)).lazy()
     return lf.with_columns(
         pl.lit(as_of.isoformat()).alias("as_of"),
         pl.lit(resolved.scenario, dtype=pl.String).alias("scenario"),
@@ -400,13 +400,26 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     ).select(OUTPUT_COLUMNS).collect()
 
 
+def _gather_reasons(df: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
+    """`df` (rows in __i order) with each row's `reasons` (in __k order) and `unconfirmed` rules."""
+    unconfirmed = pl.col("__r").struct.field("fact") == "UNCONFIRMED"
+    lists = long.sort("__i", "__k", maintain_order=True).group_by("__i", maintain_order=True).agg(
+        pl.col("__r").alias("reasons"),
+        pl.col("__r").struct.field("rule").filter(unconfirmed).unique(maintain_order=True).alias("unconfirmed"))
+    n = df.height
+    if n and lists.height >= n and lists.item(n - 1, "__i") == n - 1:  # every row has reasons: the lists line up with df
+        return df.hstack(lists.head(n).drop("__i").get_columns())
+    return df.join(lists, on="__i", how="left", maintain_order="left").with_columns(
+        pl.col("reasons").fill_null(pl.lit([], dtype=REASON_DTYPE)), pl.col("unconfirmed").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+
+
 MERGED = ("control", "paragraph", "possible_controls", "missing", "license_exceptions", "rule_version", "rule_status")
 
 
 def _merge(df: pl.DataFrame, part: pl.DataFrame, only: tuple[str, ...] | None = None) -> pl.DataFrame:
     """Put the decisions computed for a subset of rows (`part`, keyed by __i = row position) back."""
     wanted = only or (*MERGED, "tpp", "performance_density")
-    cols = [c for c in (*wanted, *Brief.COLUMNS) if c in part.columns and c in df.columns]
+    cols = [c for c in wanted if c in part.columns and c in df.columns]
     idx = part["__i"]
     out = []
     for c in cols:

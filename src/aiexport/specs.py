@@ -51,6 +51,7 @@ _TRUE = ("yes", "y", "true", "1")
 _DTYPES = {"id": pl.String, "text": pl.String, "bool": pl.Boolean, "rate": pl.Float64, "positive": pl.Float64,
            "nonneg": pl.Float64, "eccn": pl.String, "count": pl.Int64, "item_type": pl.String}
 _FALSE = ("no", "n", "false", "0")
+_BOOL = {**{v: True for v in _TRUE}, **{v: False for v in _FALSE}}
 _ITEM_TYPES = ("ic", "hbm_stack", "system")
 
 
@@ -177,13 +178,17 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
     if "id" not in raw.columns:
         raise _fail(source, None, "id", "the id column is missing", "add an id column with a unique value per row")
     text_cols = [c for c, t in raw.schema.items() if t == pl.String]
-    coded = [c for c in text_cols if c not in ("name", "vendor")]  # descriptive text is kept as given
-    df = raw.with_columns(pl.col(c).str.strip_chars() for c in coded)
-    df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text_cols)
-    absent = [c for c in SPEC_COLUMNS if c not in df.columns]
-    df = df.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in absent],
-                         pl.int_range(1, pl.len() + 1).alias("__row"))
+    coded = {c for c in text_cols if c not in ("name", "vendor")}  # descriptive text is kept as given
 
+    def cleaned(c: str) -> pl.Expr:
+        s = pl.col(c).str.strip_chars() if c in coded else pl.col(c)
+        return pl.when(s != "").then(s).alias(c)
+
+    absent = [c for c in SPEC_COLUMNS if c not in raw.columns]
+    df = raw.lazy().with_columns(cleaned(c) for c in text_cols).with_columns(
+        *[pl.lit(None, dtype=pl.String).alias(c) for c in absent], pl.int_range(1, pl.len() + 1).alias("__row")).collect()
+
+    # each field converted once, into `__t_{field}`; the checks read the converted value where they can
     casts: dict[str, pl.Expr] = {}
     checks: list[tuple[str, pl.Expr, str, str]] = [  # (field, bad-cell mask, problem, fix)
         ("id", pl.col("id").is_null(), "empty id", "give each row a unique id"),
@@ -196,6 +201,7 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
             continue
         col = pl.col(field)
         given = col.is_not_null()
+        typed = pl.col(f"__t_{field}")
         if kind in ("rate", "positive", "nonneg", "count"):
             num = col.cast(pl.Float64, strict=False)
             checks.append((field, given & (num.is_null() | num.is_nan() | num.is_infinite()), "{value!r} is not a number", f"give {help_text}"))
@@ -208,30 +214,28 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
                 checks.append((field, given & (num < 0), "{value} is negative", f"give {help_text}"))
             casts[field] = num.cast(pl.Int64, strict=False) if kind == "count" else num
         elif kind == "bool":
-            low = col.str.to_lowercase()
-            checks.append((field, given & ~low.is_in(_TRUE + _FALSE), "{value!r} is not yes or no", f"give {help_text}"))
-            casts[field] = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+            casts[field] = col.str.to_lowercase().replace_strict(_BOOL, default=None, return_dtype=pl.Boolean)
+            checks.append((field, given & typed.is_null(), "{value!r} is not yes or no", f"give {help_text}"))
         elif kind == "item_type":
-            low = col.str.to_lowercase()
-            checks.append((field, given & ~low.is_in(_ITEM_TYPES), "{value!r} is not an item type", f"give {help_text}"))
-            casts[field] = low
+            casts[field] = col.str.to_lowercase()
+            checks.append((field, given & ~typed.is_in(_ITEM_TYPES), "{value!r} is not an item type", f"give {help_text}"))
         elif kind == "eccn":
             # official notation: upper-case ECCN, lower-case paragraphs (5A992.c, 5A002.z.1.a)
-            norm = pl.concat_str([col.str.slice(0, 5).str.to_uppercase(), col.str.slice(5).str.to_lowercase()])
-            checks.append((field, given & ~norm.str.contains(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$"), "{value!r} is not an ECCN", f"give {help_text}"))
-            casts[field] = norm
-    checks.append(("contains", (pl.col("item_type").str.to_lowercase() == "system") & pl.col("contains").is_null(),
+            casts[field] = pl.concat_str([col.str.slice(0, 5).str.to_uppercase(), col.str.slice(5).str.to_lowercase()])
+            checks.append((field, given & ~typed.str.contains(r"^[0-9][A-E][0-9]{3}(\.[a-z0-9]+)*$"), "{value!r} is not an ECCN", f"give {help_text}"))
+    checks.append(("contains", (pl.col("__t_item_type") == "system") & pl.col("contains").is_null(),
                    "a system without contents", "name the IC it holds in contains (catalog name or spec id) and give count"))
     checks.append(("contains", pl.col("contains").is_not_null() & pl.any_horizontal(pl.col(RATE_FIELDS).is_not_null()),
                    "a system row with its own rates", "give the IC's rates in its own row and name it in contains, or drop contains"))
-    firsts = df.select(pl.col("__row").filter(mask.fill_null(False)).min().alias(str(i)) for i, (_, mask, _, _) in enumerate(checks)).row(0)
+    work = df.with_columns(v.alias(f"__t_{k}") for k, v in casts.items())
+    firsts = work.select(pl.col("__row").filter(mask.fill_null(False)).min().alias(str(i)) for i, (_, mask, _, _) in enumerate(checks)).row(0)
     bad = [(row, i) for i, row in enumerate(firsts) if row is not None]
     if bad:
         row, i = min(bad)
         field, _, problem, fix = checks[i]
         value = df.filter(pl.col("__row") == row).item(0, field)
         raise _fail(source, row, field, problem.format(value=value), fix)
-    return df.with_columns(v.alias(k) for k, v in casts.items()).select(["__row", *SPEC_COLUMNS])
+    return work.select("__row", *[pl.col(f"__t_{c}").alias(c) if c in casts else pl.col(c) for c in SPEC_COLUMNS])
 
 
 def specs_from_python(spec: Mapping[str, Any] | Iterable[Mapping[str, Any]], source: str = "spec") -> pl.DataFrame:
