@@ -271,11 +271,15 @@ def test_brief_mode_same_decisions():
     from aiexport.specs import specs_from_python
 
     items = [aiexport.catalog.spec_of(it) for it in aiexport.catalog.items()]
+    items += [{"id": "tf32only", "tf32": 200, "die_area_mm2": 800, "datacenter": "yes"},        # UNCONFIRMED TPP
+              {"id": "zbox", "fp8": 1979, "die_area_mm2": 814, "datacenter": "yes", "base_eccn": "4A003"},  # UNCONFIRMED .z
+              {"id": "rack", "contains": "tf32only", "count": 2}]
     frame = specs_from_python(items)
     for day in ("2023-06-01", "2024-06-01", "2025-06-01"):
         full = classify_frame(frame, baseline(), parse_date(day))
         brief = classify_frame(frame, baseline(), parse_date(day), explain=False)
-        cols = ["id", "control", "paragraph", "possible_controls", "tpp", "license_exceptions", "missing", "rulebook_hash"]
+        cols = ["id", "control", "paragraph", "possible_controls", "tpp", "license_exceptions", "missing", "unconfirmed",
+                "rulebook_hash"]
         assert full.select(cols).equals(brief.select(cols))
         assert (brief["reasons"].list.len() == 1).all()
 

@@ -119,6 +119,21 @@ def fmt_bits(x: float | None) -> str:
     return str(int(x)) if x is not None and float(x).is_integer() else str(x)
 
 
+def tpp_fact(metric: ResolvedInstrument) -> pl.Expr:
+    """The fact status of the TPP: that of the best-sourced precision reaching the maximum (a TF32
+    maximum read at 32 bits is UNCONFIRMED unless another precision ties with it)."""
+    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):
+        return pl.lit("P")
+    bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
+    is_max = {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
+    best = pl.lit("UNCONFIRMED")
+    for fact in sorted(FACT_RANK, key=FACT_RANK.get, reverse=True):
+        hits = [is_max[p] for p in RATE_FIELDS if bits[p].fact == fact]
+        if hits:
+            best = pl.when(pl.any_horizontal(hits)).then(pl.lit(fact)).otherwise(best)
+    return best
+
+
 def tpp_reason(metric: ResolvedInstrument, st: Stages) -> tuple[pl.Expr, pl.Expr]:
     """How the TPP was computed: the precision that gives the maximum, its rate and bit length.
 
@@ -128,11 +143,7 @@ def tpp_reason(metric: ResolvedInstrument, st: Stages) -> tuple[pl.Expr, pl.Expr
         return pl.lit(False), reason("TPP", "", "", "", "P")
     bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
     is_max = {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
-    best_fact = pl.lit("UNCONFIRMED")
-    for fact in sorted(FACT_RANK, key=FACT_RANK.get, reverse=True):
-        hits = [is_max[p] for p in RATE_FIELDS if bits[p].fact == fact]
-        if hits:
-            best_fact = pl.when(pl.any_horizontal(hits)).then(pl.lit(fact)).otherwise(best_fact)
+    best_fact = tpp_fact(metric)
     shown_first = sorted(RATE_FIELDS, key=lambda p: FACT_RANK[bits[p].fact])  # a tie is shown by its best-sourced precision
     shown = st.col(0, pl.coalesce([pl.when(is_max[p]).then(pl.lit(p)) for p in shown_first]), "shown")
     rate = st.col(1, fmt(st.col(0, pl.coalesce([pl.when(is_max[p]).then(pl.col(p)) for p in shown_first]), "rate")), "rate_s")
@@ -189,7 +200,7 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
     if version is None:
         st.col(0, pl.lit("none"), "control", exact=f"{p}control")
         st.col(0, pl.lit(None, dtype=pl.String), "paragraph", exact=f"{p}paragraph")
-        for name in ("possible", "missing", "exceptions"):
+        for name in ("possible", "missing", "exceptions", "unconfirmed"):
             st.col(0, empty, name, exact=f"{p}{name}")
         r = reason(inst.id, inst.citation.text(), f"No {inst.title_en} was in force on {as_of}",
                    f"{as_of} 时 {inst.title_zh} 尚未生效", "P", "not_met")
@@ -244,12 +255,14 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
     for para, c, truth, _ in paras:
         missing += [(truth.is_null() & cond & (rank > levels.index(para.control)), m) for cond, m in c.missing]
     reasons: list[tuple[pl.Expr, pl.Expr]] = []
+    unconf: list[tuple[pl.Expr, str, str]] = []  # (shown when, rule, fact)
     for para, c, truth, _ in paras:
         shown = (kind.is_in(para.applies_to) | (kind.is_null() & pl.lit(bool(set(para.applies_to) & {"ic", "hbm_stack"})))) & (
             (rank > levels.index(para.control)) | (chosen == para.id))
         text_en = pl.concat_str([pl.lit(f"{para.id}: "), outcome_text(truth, "en"), pl.lit(" — "), c.en])
         text_zh = pl.concat_str([pl.lit(f"{para.id}："), outcome_text(truth, "zh"), pl.lit(" — "), c.zh])
         reasons.append((shown, reason(para.id, para.citation.text(), text_en, text_zh, para.fact, outcome(truth))))
+        unconf.append((shown, para.id, para.fact))
 
     for note, c, truth in note_parts:
         raw = [t for q, _, t, _ in paras if q.control in note.excludes]
@@ -262,6 +275,7 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
         text_zh = pl.concat_str([pl.lit(f"{note.id}："), word_zh, pl.lit(" — "), c.zh, pl.lit(f"。{note.text_zh}")])
         show = (truth.is_null() | truth.fill_null(False)) & matters
         reasons.append((show, reason(note.id, note.citation.text(), text_en, text_zh, note.fact, outcome(truth))))
+        unconf.append((show, note.id, note.fact))
         missing += [(truth.is_null() & matters & cond, m) for cond, m in c.missing]
 
     exc_items = []
@@ -274,10 +288,14 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
         text_en = pl.concat_str([pl.lit(f"{exc.name_en}: "), word_en, pl.lit(" — "), c.en])
         text_zh = pl.concat_str([pl.lit(f"{exc.name_zh}："), word_zh, pl.lit(" — "), c.zh])
         reasons.append((applicable, reason(f"LE {exc.code}", exc.citation.text(), text_en, text_zh, exc.fact, outcome(truth))))
+        unconf.append((applicable, f"LE {exc.code}", exc.fact))
         missing += [(applicable & truth.is_null() & cond, m) for cond, m in c.missing]
         exc_items.append((applicable & truth.fill_null(False), exc.code))
     st.col(5, string_list(missing), "missing", exact=f"{p}missing")
     st.col(5, string_list(exc_items), "exceptions", exact=f"{p}exceptions")
+    # the UNCONFIRMED facts among the reasons shown (brief answers list them without the sentences)
+    st.col(6, string_list([(cond, rule) for cond, rule, fact in unconf if fact == "UNCONFIRMED"]), "unconfirmed",
+           exact=f"{p}unconfirmed")
     return VersionPlan(st, reasons, version)
 
 
@@ -360,7 +378,9 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
         pl.col("ic_possible").alias("possible_controls"), pl.col("ic_missing").alias("missing"),
         pl.col("ic_exceptions").alias("license_exceptions"),
         pl.lit(ic.version.id if ic.version else None, dtype=pl.String).alias("rule_version"), pl.lit(ic_status).alias("rule_status"),
-    )
+        join_lists(pl.when(pl.col("tpp").is_not_null() & (tpp_fact(resolved["tpp_metric"]) == "UNCONFIRMED")).then(pl.lit("TPP"))
+                   .otherwise(pl.lit("")), pl.col("ic_unconfirmed")).alias("ic_unconf"),
+    ).with_columns(pl.col("ic_unconf").alias("unconfirmed"))
     has_sys = df.select(pl.col("contains").is_not_null().any()).item()
     keep = [*(WORK_COLUMNS if has_sys else BASE_COLUMNS), *MERGED]
     if brief is not None:  # its one reason is added at the end (step 4)
@@ -383,12 +403,12 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     if df.select(has_base.any()).item():
         zrows, zblock = _apply_z(df.filter(has_base), resolved, explain)
         blocks += zblock
-        df = _merge(df, zrows, only=("control", "missing"))
+        df = _merge(df, zrows, only=("control", "missing", "unconfirmed"))
     # 4. the answer, with its reasons
     if brief is not None:  # a function of the final control, paragraph and missing: built once, at the end
         lf = _inputs_only(df).lazy().with_columns(brief.columns()).with_columns(brief.reasons())
     else:
-        lf = _gather_reasons(_inputs_only(df), pl.concat(blocks)).lazy()
+        lf = _gather_reasons(_inputs_only(df).drop("unconfirmed"), pl.concat(blocks)).lazy()
     return lf.with_columns(
         pl.lit(as_of.isoformat()).alias("as_of"),
         pl.lit(resolved.scenario, dtype=pl.String).alias("scenario"),
@@ -413,7 +433,8 @@ def _gather_reasons(df: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
         pl.col("reasons").fill_null(pl.lit([], dtype=REASON_DTYPE)), pl.col("unconfirmed").fill_null(pl.lit([], dtype=pl.List(pl.String))))
 
 
-MERGED = ("control", "paragraph", "possible_controls", "missing", "license_exceptions", "rule_version", "rule_status")
+MERGED = ("control", "paragraph", "possible_controls", "missing", "license_exceptions", "rule_version", "rule_status",
+          "unconfirmed")
 
 
 def _merge(df: pl.DataFrame, part: pl.DataFrame, only: tuple[str, ...] | None = None) -> pl.DataFrame:
@@ -477,16 +498,14 @@ class Brief:
     @staticmethod
     def reasons() -> list[pl.Expr]:
         r = pl.struct(rule="__b_rule", citation="__b_cit", text_en="__b_en", text_zh="__b_zh", fact="__b_fact", outcome="__b_outcome")
-        unconfirmed = (pl.when(pl.col("__b_fact") == "UNCONFIRMED").then(pl.concat_list([pl.col("__b_rule")]))
-                       .otherwise(pl.lit([], dtype=pl.List(pl.String))))
-        return [pl.concat_list([r]).alias("reasons"), unconfirmed.alias("unconfirmed")]
+        return [pl.concat_list([r]).alias("reasons"), as_list("unconfirmed")]
 
 
 BASE_COLUMNS = ("__row", "__i", "id", "name", "count", "base_eccn", "item_type", "tpp", "tpp_precision",
                 "performance_density", "memory_bandwidth_density")
 WORK_COLUMNS = ("__row", "__i", "id", "name", "count", "contains", "base_eccn", "item_type", "tpp", "tpp_precision",
                 "performance_density", "memory_bandwidth_density", "ic_control", "ic_paragraph", "ic_possible", "ic_missing",
-                "ic_exceptions", "ic_name", "ic_tpp", "ic_pd", "ic_i")
+                "ic_exceptions", "ic_name", "ic_tpp", "ic_pd", "ic_i", "ic_unconf")
 
 
 def _classify_systems(df: pl.DataFrame, rulebook: Rulebook, resolved: Resolved, as_of: date,
@@ -515,6 +534,7 @@ def _classify_systems(df: pl.DataFrame, rulebook: Rulebook, resolved: Resolved, 
         pl.col("sys_paragraph").alias("paragraph"),
         pl.col("sys_possible").alias("possible_controls"),
         join_lists(pl.col("sys_missing"), pl.col("ic_missing")).alias("missing"),
+        join_lists(pl.col("sys_unconfirmed"), pl.col("ic_unconf")).alias("unconfirmed"),
         (pl.col("ic_exceptions") if inherit else pl.lit("")).alias("license_exceptions"),
         (pl.col("ic_tpp") * pl.col("count")).alias("tpp"),
         pl.col("ic_pd").alias("performance_density"),
@@ -527,7 +547,8 @@ def _classify_systems(df: pl.DataFrame, rulebook: Rulebook, resolved: Resolved, 
 def _resolve_systems(df: pl.DataFrame, source: str) -> pl.DataFrame:
     """The system rows, with their ic_* columns filled from the IC each contains (boards inside
     servers allowed: a system may contain a system, up to 8 levels)."""
-    cols = ["ic_control", "ic_paragraph", "ic_possible", "ic_name", "ic_tpp", "ic_pd", "ic_missing", "ic_exceptions", "ic_i"]
+    cols = ["ic_control", "ic_paragraph", "ic_possible", "ic_name", "ic_tpp", "ic_pd", "ic_missing", "ic_exceptions", "ic_i",
+            "ic_unconf"]
     is_sys = (pl.col("item_type") == "system").fill_null(False)
     systems = df.filter(is_sys).with_columns(pl.lit(None, dtype=df.schema[c]).alias(c) for c in cols)
     wanted = systems["contains"].unique().implode()
@@ -594,6 +615,8 @@ def _apply_z(df: pl.DataFrame, resolved: Resolved, explain: bool = True) -> tupl
     block = [long_reasons(df, [(pl.lit(True), z_reason)], k0=100_000)] if explain else []
     df = df.with_columns(
         new_control.alias("control"),
+        pl.when(pl.col("__zfact") == "UNCONFIRMED").then(join_lists(pl.col("unconfirmed"), pl.concat_str([pl.lit(f"{version_id}: "), base])))
+        .otherwise(pl.col("unconfirmed")).alias("unconfirmed"),
         pl.when(ambiguous).then(join_lists(pl.col("missing"), pl.lit("base_eccn paragraph"))).otherwise(pl.col("missing")).alias("missing"),
     ).drop("__za", "__zb", "__zfact", "__zcit", "__zsubs")
     return df, block
