@@ -289,3 +289,12 @@ def test_missing_lists_only_what_would_change_the_answer():
     (chips_dev.csv: die area not published)."""
     r = aiexport.classify("Gaudi3", as_of="2025-01-01")
     assert r.control == "3A090.a" and r.missing == []
+
+
+def test_undecided_z_item_speaks_in_z_terms():
+    """An undecided item described in 5A992.c could be 5A992.z.1, 5A992.z.2 or nothing; an
+    informative note (co-packaged HBM) never adds to what would decide."""
+    r = aiexport.classify({"id": "z", "fp8": 300, "base_eccn": "5A992.c"}, as_of="2025-06-01")
+    assert r.control == "indeterminate"
+    assert r.possible_controls == ["5A992.z.1", "5A992.z.2", "none"]
+    assert r.missing == ["die_area_mm2", "datacenter"]

@@ -276,7 +276,8 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
         show = (truth.is_null() | truth.fill_null(False)) & matters
         reasons.append((show, reason(note.id, note.citation.text(), text_en, text_zh, note.fact, outcome(truth))))
         unconf.append((show, note.id, note.fact))
-        missing += [(truth.is_null() & matters & cond, m) for cond, m in c.missing]
+        if note.excludes:  # a note that excludes nothing cannot change the control
+            missing += [(truth.is_null() & matters & cond, m) for cond, m in c.missing]
 
     exc_items = []
     for exc in version.exceptions:
@@ -403,7 +404,7 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     if df.select(has_base.any()).item():
         zrows, zblock = _apply_z(df.filter(has_base), resolved, explain)
         blocks += zblock
-        df = _merge(df, zrows, only=("control", "missing", "unconfirmed"))
+        df = _merge(df, zrows, only=("control", "possible_controls", "missing", "unconfirmed"))
     # 4. the answer, with its reasons
     if brief is not None:  # a function of the final control, paragraph and missing: built once, at the end
         lf = _inputs_only(df).lazy().with_columns(brief.columns()).with_columns(brief.reasons())
@@ -573,6 +574,18 @@ def _resolve_systems(df: pl.DataFrame, source: str) -> pl.DataFrame:
                      f"8 levels deep; make contains name an IC", field="contains")
 
 
+def _z_possible() -> pl.Expr:
+    """The possible controls of an undecided item described in a .z ECCN, in .z terms."""
+    padded = pl.concat_str([pl.lit(SEP), pl.col("possible_controls"), pl.lit(SEP)])
+
+    def has(*tokens: str) -> pl.Expr:
+        return pl.any_horizontal([padded.str.contains(SEP + t + SEP, literal=True) for t in tokens])
+
+    parts = [pl.when(has("3A090.a", "4A090.a")).then(pl.col("__za")), pl.when(has("3A090.b", "4A090.b")).then(pl.col("__zb")),
+             pl.when(has("3A090.c")).then(pl.lit("3A090.c")), pl.when(has("none")).then(pl.lit("none"))]
+    return pl.concat_str(parts, separator=SEP, ignore_nulls=True)
+
+
 def _apply_z(df: pl.DataFrame, resolved: Resolved, explain: bool = True) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """Items described in another ECCN that meet 3A090/4A090 take that ECCN's .z paragraph."""
     bases = [b for b in df["base_eccn"].unique().to_list() if b is not None]
@@ -615,6 +628,7 @@ def _apply_z(df: pl.DataFrame, resolved: Resolved, explain: bool = True) -> tupl
     block = [long_reasons(df, [(pl.lit(True), z_reason)], k0=100_000)] if explain else []
     df = df.with_columns(
         new_control.alias("control"),
+        pl.when(has_z & (ctl == "indeterminate")).then(_z_possible()).otherwise(pl.col("possible_controls")).alias("possible_controls"),
         pl.when(pl.col("__zfact") == "UNCONFIRMED").then(join_lists(pl.col("unconfirmed"), pl.concat_str([pl.lit(f"{version_id}: "), base])))
         .otherwise(pl.col("unconfirmed")).alias("unconfirmed"),
         pl.when(ambiguous).then(join_lists(pl.col("missing"), pl.lit("base_eccn paragraph"))).otherwise(pl.col("missing")).alias("missing"),
