@@ -352,7 +352,7 @@ def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int
               for k, (cond, expr) in enumerate(items)]
     if not frames:
         return pl.DataFrame(schema={"__i": pl.UInt32, "__k": pl.Int32, "__r": REASON_DTYPE.inner})
-    return pl.concat(pl.collect_all(frames))
+    return pl.concat(frames).collect()
 
 
 def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input", explain: bool = True) -> pl.DataFrame:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -170,31 +171,15 @@ def _read_csv(text: str, source: str) -> pl.DataFrame:
     return df
 
 
-def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
-    """Check every cell and return a typed frame with all spec columns present (plus `__row`).
-
-    All checks run in one pass; on failure the earliest bad row is reported (first field wins).
-    """
-    if "id" not in raw.columns:
-        raise _fail(source, None, "id", "the id column is missing", "add an id column with a unique value per row")
-    text_cols = [c for c, t in raw.schema.items() if t == pl.String]
-    coded = {c for c in text_cols if c not in ("name", "vendor")}  # descriptive text is kept as given
-
-    def cleaned(c: str) -> pl.Expr:
-        s = pl.col(c).str.strip_chars() if c in coded else pl.col(c)
-        return pl.when(s != "").then(s).alias(c)
-
-    absent = [c for c in SPEC_COLUMNS if c not in raw.columns]
-    df = raw.lazy().with_columns(cleaned(c) for c in text_cols).with_columns(
-        *[pl.lit(None, dtype=pl.String).alias(c) for c in absent], pl.int_range(1, pl.len() + 1).alias("__row")).collect()
-
+@lru_cache(maxsize=64)
+def _validation(empty: frozenset[str]) -> tuple[dict[str, pl.Expr], list[tuple[str, pl.Expr, str, str]]]:
+    """The conversions and checks of every field (expressions only, built once per set of empty columns)."""
     # each field converted once, into `__t_{field}`; the checks read the converted value where they can
     casts: dict[str, pl.Expr] = {}
     checks: list[tuple[str, pl.Expr, str, str]] = [  # (field, bad-cell mask, problem, fix)
         ("id", pl.col("id").is_null(), "empty id", "give each row a unique id"),
         ("id", pl.col("id").is_not_null() & ~pl.col("id").is_first_distinct(), "duplicate id {value!r}", "give each row a unique id"),
     ]
-    empty = {c for c, n in zip(df.columns, df.null_count().row(0), strict=True) if n == df.height}
     for field, (kind, help_text) in FIELDS.items():
         if field in empty:  # nothing to check or convert, just the column's type
             casts[field] = pl.col(field).cast(_DTYPES[kind])
@@ -227,6 +212,29 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
                    "a system without contents", "name the IC it holds in contains (catalog name or spec id) and give count"))
     checks.append(("contains", pl.col("contains").is_not_null() & pl.any_horizontal(pl.col(RATE_FIELDS).is_not_null()),
                    "a system row with its own rates", "give the IC's rates in its own row and name it in contains, or drop contains"))
+    return casts, checks
+
+
+def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
+    """Check every cell and return a typed frame with all spec columns present (plus `__row`).
+
+    All checks run in one pass; on failure the earliest bad row is reported (first field wins).
+    """
+    if "id" not in raw.columns:
+        raise _fail(source, None, "id", "the id column is missing", "add an id column with a unique value per row")
+    text_cols = [c for c, t in raw.schema.items() if t == pl.String]
+    coded = {c for c in text_cols if c not in ("name", "vendor")}  # descriptive text is kept as given
+
+    def cleaned(c: str) -> pl.Expr:
+        s = pl.col(c).str.strip_chars() if c in coded else pl.col(c)
+        return pl.when(s != "").then(s).alias(c)
+
+    absent = [c for c in SPEC_COLUMNS if c not in raw.columns]
+    df = raw.lazy().with_columns(cleaned(c) for c in text_cols).with_columns(
+        *[pl.lit(None, dtype=pl.String).alias(c) for c in absent], pl.int_range(1, pl.len() + 1).alias("__row")).collect()
+
+    empty = frozenset(c for c, n in zip(df.columns, df.null_count().row(0), strict=True) if n == df.height)
+    casts, checks = _validation(empty)
     work = df.with_columns(v.alias(f"__t_{k}") for k, v in casts.items())
     firsts = work.select(pl.col("__row").filter(mask.fill_null(False)).min().alias(str(i)) for i, (_, mask, _, _) in enumerate(checks)).row(0)
     bad = [(row, i) for i, row in enumerate(firsts) if row is not None]
