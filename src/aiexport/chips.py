@@ -379,8 +379,9 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
         pl.col("ic_possible").alias("possible_controls"), pl.col("ic_missing").alias("missing"),
         pl.col("ic_exceptions").alias("license_exceptions"),
         pl.lit(ic.version.id if ic.version else None, dtype=pl.String).alias("rule_version"), pl.lit(ic_status).alias("rule_status"),
-        join_lists(pl.when(pl.col("tpp").is_not_null() & (tpp_fact(resolved["tpp_metric"]) == "UNCONFIRMED")).then(pl.lit("TPP"))
-                   .otherwise(pl.lit("")), pl.col("ic_unconfirmed")).alias("ic_unconf"),
+        pl.concat_str([pl.when(pl.col("tpp").is_not_null() & (tpp_fact(resolved["tpp_metric"]) == "UNCONFIRMED")).then(pl.lit("TPP")),
+                       pl.when(pl.col("ic_unconfirmed") != "").then(pl.col("ic_unconfirmed"))],
+                      separator=SEP, ignore_nulls=True).fill_null("").alias("ic_unconf"),  # "TPP" first, as in the reasons
     ).with_columns(pl.col("ic_unconf").alias("unconfirmed"))
     has_sys = df.select(pl.col("contains").is_not_null().any()).item()
     keep = [*(WORK_COLUMNS if has_sys else BASE_COLUMNS), *MERGED]
