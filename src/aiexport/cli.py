@@ -216,13 +216,17 @@ def rules_cmd(as_of: AsOf = None, scenario: ScenarioOpt = None, json_out: JsonOp
     for inst in res.instruments.values():
         v = inst.version
         until = rb.version_until(inst.id, v) if v else None
-        label = v.id if v else ("(none in force)" if rb.instruments[inst.id].versions else "(parameters only)")
+        label = v.id if v else ("(none in force)" if rb.instruments[inst.id].versions else "(data)")
         t.add_row(inst.id, label, "", v.from_.isoformat() if v else "",
                   until.isoformat() if until else "…", v.status if v else "", v.fact if v else "", v.citation.text() if v else "")
         for p in inst.params.values():
             p_until = rb.param_until(inst.id, p.name, p.since)
             t.add_row("", p.name, f"{p.value:g} {p.unit}", p.since.isoformat(), p_until.isoformat() if p_until else "…",
                       p.status, p.fact, p.citation.text())
+        for g, members in inst.groups.items():
+            codes = sorted({c for m in members for c in m.countries})
+            facts = sorted({m.fact for m in members})
+            t.add_row("", g, " ".join(codes), "", "", "", "/".join(facts), rb.instruments[inst.id].groups[g].citation.text())
     out.print(t)
 
 

@@ -264,9 +264,50 @@ class Definition(_Strict):
     text_zh: str
 
 
+class Membership(_Strict):
+    """Countries in a group from `from` (None: before the rulebook's horizon) through `until` (inclusive)."""
+
+    countries: list[str]
+    from_: date | None = Field(default=None, alias="from")
+    until: date | None = None
+    fact: Fact
+    citation: Citation | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _codes(self) -> Membership:
+        bad = [c for c in self.countries if not (isinstance(c, str) and len(c) == 2 and c.isalpha() and c.isupper())]
+        if bad:
+            raise ValueError(f"not ISO 3166 alpha-2 codes: {bad} (quote NO, ON, YES in YAML)")
+        if self.from_ and self.until and self.until < self.from_:
+            raise ValueError("until is before from")
+        return self
+
+    def holds_on(self, day: date) -> bool:
+        return (self.from_ is None or self.from_ <= day) and (self.until is None or day <= self.until)
+
+
+class Group(_Strict):
+    label_en: str
+    label_zh: str
+    citation: Citation
+    fact: Fact
+    members: list[Membership]
+
+
+class Alias(_Strict):
+    """A destination the EAR treats as another (Hong Kong as China) from a date."""
+
+    country: str
+    as_: str = Field(alias="as")
+    from_: date = Field(alias="from")
+    fact: Fact
+    citation: Citation
+
+
 class InstrumentHead(_Strict):
     id: str
-    role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric"]
+    role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric", "country_groups"]
     title_en: str
     title_zh: str
     citation: Citation
@@ -277,6 +318,8 @@ class Instrument(_Strict):
     parameters: dict[str, Parameter] = {}
     versions: list[Version] = []
     definitions: list[Definition] = []
+    groups: dict[str, Group] = {}
+    aliases: list[Alias] = []
 
     @property
     def id(self) -> str:
@@ -325,6 +368,8 @@ class ResolvedInstrument(_Strict):
     version: Version | None
     params: dict[str, ResolvedParam]
     definitions: list[Definition]
+    groups: dict[str, list[Membership]] = {}  # the memberships in force, per group
+    aliases: dict[str, Alias] = {}
 
     @cached_property
     def content_hash(self) -> str:
@@ -522,6 +567,8 @@ class Rulebook:
                 version=version,
                 params=params,
                 definitions=inst.definitions,
+                groups={g: [m for m in grp.members if m.holds_on(as_of)] for g, grp in inst.groups.items()},
+                aliases={a.country: a for a in inst.aliases if a.from_ <= as_of},
             )
         resolved = Resolved(as_of=as_of, scenario=self.scenario.scenario.id if self.scenario else None, instruments=out)
         self._resolved[as_of] = resolved

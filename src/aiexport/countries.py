@@ -1,0 +1,42 @@
+"""Country Groups over time (rules/country_groups.yaml): which groups a destination is in on a date.
+
+Membership data carry their own fact status; an answer that leans on an UNCONFIRMED membership can
+say so (`Membership.fact`). Hong Kong is answered as China from 2020-12-23 (alias in the rule file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiexport.rulebook import Membership, Resolved
+
+INSTRUMENT = "country_groups"
+
+
+@dataclass(frozen=True)
+class GroupFact:
+    group: str
+    member: bool
+    membership: Membership | None  # the entry that makes it a member (its fact and citation)
+
+
+def canonical(country: str, resolved: Resolved) -> str:
+    """The destination the EAR treats `country` as on the resolved date (HK -> CN)."""
+    code = country.strip().upper()
+    alias = resolved[INSTRUMENT].aliases.get(code)
+    return alias.as_ if alias else code
+
+
+def group_fact(country: str, group: str, resolved: Resolved) -> GroupFact:
+    code = canonical(country, resolved)
+    members = resolved[INSTRUMENT].groups.get(group)
+    if members is None:
+        raise KeyError(f"unknown country group {group!r}")
+    hit = next((m for m in members if code in m.countries), None)
+    return GroupFact(group, hit is not None, hit)
+
+
+def groups_of(country: str, resolved: Resolved) -> list[str]:
+    """Every group `country` is in on the resolved date, in rule-file order."""
+    code = canonical(country, resolved)
+    return [g for g, members in resolved[INSTRUMENT].groups.items() if any(code in m.countries for m in members)]
