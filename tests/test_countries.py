@@ -41,3 +41,33 @@ def test_yaml_traps_and_unconfirmed_members():
     assert "A:5" in groups_of("NO", at("2025-01-01"))
     assert group_fact("IR", "D:1", at("2025-01-01")).membership.fact == "UNCONFIRMED"
     assert groups_of("DE", at("2025-01-01")) == ["A:5"]
+
+
+def test_advanced_computing_destination_scope_over_time():
+    """15 CFR 742.6(a)(6): China (87 FR 62186); + Macau from 2023-01-17 (88 FR 2821); from 2023-11-17
+    D:1 ∪ D:4 ∪ D:5 minus A:5/A:6 plus Macau (88 FR 73458). Counts derived in
+    docs/research/country-groups.md §6.2: 44 + Macau, 45 + Macau after Nicaragua (2024-03-15),
+    44 + Macau after the UAE left D:4 (2026-07-10)."""
+    from aiexport.countries import in_scope, scope_members
+
+    assert scope_members("destination", at("2022-10-06")) == set()
+    assert scope_members("destination", at("2022-12-01")) == {"CN"}
+    assert scope_members("destination", at("2023-01-17")) == {"CN", "MO"}
+    assert len(scope_members("destination", at("2024-01-01"))) == 45
+    assert len(scope_members("destination", at("2024-06-01"))) == 46
+    assert len(scope_members("destination", at("2026-07-10"))) == 45
+    assert in_scope("AE", "destination", at("2026-07-09")) and not in_scope("AE", "destination", at("2026-07-10"))
+    assert not in_scope("IL", "destination", at("2024-01-01"))  # D:4 but A:6
+    assert in_scope("HK", "destination", at("2024-01-01"))  # as China
+    assert in_scope("KH", "destination", at("2026-06-01"))  # left D:5, still D:1
+
+
+def test_headquarters_scope_is_macau_and_d5():
+    """15 CFR 744.23(a)(3)(i) (88 FR 73458): entities headquartered in Macau or D:5. 23 countries
+    + Macau until 2024-03-14 (Cyprus and Cambodia included); 22 + Macau from 2026-02-03."""
+    from aiexport.countries import in_scope, scope_members
+
+    assert len(scope_members("headquarters", at("2024-01-01"))) == 24
+    assert in_scope("CY", "headquarters", at("2024-05-29")) and not in_scope("CY", "headquarters", at("2024-05-30"))
+    assert len(scope_members("headquarters", at("2026-06-01"))) == 23
+    assert in_scope("MO", "headquarters", at("2026-06-01")) and in_scope("HK", "headquarters", at("2026-06-01"))

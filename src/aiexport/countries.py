@@ -40,3 +40,32 @@ def groups_of(country: str, resolved: Resolved) -> list[str]:
     """Every group `country` is in on the resolved date, in rule-file order."""
     code = canonical(country, resolved)
     return [g for g, members in resolved[INSTRUMENT].groups.items() if any(code in m.countries for m in members)]
+
+
+SCOPE_INSTRUMENT = "ac_destination_scope"
+
+
+def scope_members(name: str, resolved: Resolved) -> set[str]:
+    """The destinations in a named scope (`destination`, `headquarters`) on the resolved date; empty
+    before the scope existed."""
+    version = resolved[SCOPE_INSTRUMENT].version
+    scope = version.scopes.get(name) if version else None
+    if scope is None:
+        return set()
+    groups = resolved[INSTRUMENT].groups
+
+    def members(group: str) -> set[str]:
+        if group not in groups:
+            raise KeyError(f"{SCOPE_INSTRUMENT}: unknown country group {group!r}")
+        return {c for m in groups[group] for c in m.countries}
+
+    out: set[str] = set()
+    for g in scope.union:
+        out |= members(g)
+    for g in scope.minus:
+        out -= members(g)
+    return out | set(scope.countries)
+
+
+def in_scope(country: str, name: str, resolved: Resolved) -> bool:
+    return canonical(country, resolved) in scope_members(name, resolved)

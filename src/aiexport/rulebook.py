@@ -210,6 +210,14 @@ class ZParagraph(_Strict):
     citation: Citation
 
 
+class Scope(_Strict):
+    """A set of destinations: the members of `union` groups, less those of `minus` groups, plus `countries`."""
+
+    union: list[str] = []
+    minus: list[str] = []
+    countries: list[str] = []
+
+
 class Version(_Strict):
     id: str
     from_: date = Field(alias="from")
@@ -227,6 +235,7 @@ class Version(_Strict):
     remove_exceptions: list[str] = []
     inherit_exceptions: bool | None = None
     z_paragraphs: list[ZParagraph] = []
+    scopes: dict[str, Scope] = {}
 
     def flattened(self, parent: Version | None) -> Version:
         """This version with what it `extends` merged in (added or replaced by id)."""
@@ -241,6 +250,7 @@ class Version(_Strict):
         zs = {z.base: z for z in parent.z_paragraphs}
         zs.update({z.base: z for z in self.z_paragraphs})
         inherit = self.inherit_exceptions if self.inherit_exceptions is not None else parent.inherit_exceptions
+        scopes = {**parent.scopes, **self.scopes}
         return self.model_copy(
             update={
                 "extends": None,
@@ -249,6 +259,7 @@ class Version(_Strict):
                 "exceptions": excs,
                 "z_paragraphs": list(zs.values()),
                 "inherit_exceptions": inherit,
+                "scopes": scopes,
                 "remove_paragraphs": [],
                 "remove_notes": [],
                 "remove_exceptions": [],
@@ -307,7 +318,7 @@ class Alias(_Strict):
 
 class InstrumentHead(_Strict):
     id: str
-    role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric", "country_groups"]
+    role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric", "country_groups", "destination_scope"]
     title_en: str
     title_zh: str
     citation: Citation
