@@ -461,8 +461,6 @@ def _inputs_only(df: pl.DataFrame) -> pl.DataFrame:
 class Brief:
     """The one reason of a brief answer, from lookup tables: no per-row sentence building."""
 
-    COLUMNS = ("__b_rule", "__b_cit", "__b_en", "__b_zh", "__b_fact", "__b_outcome")
-
     def __init__(self, resolved: Resolved, as_of: date):
         versions = [resolved["eccn_3a090"].version, resolved["eccn_4a090"].version]
         paras = {p.id: p for v in versions if v is not None for p in v.paragraphs}

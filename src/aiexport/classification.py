@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from aiexport import catalog
@@ -98,7 +97,3 @@ def classify(spec: Mapping[str, Any] | str | Iterable[Mapping[str, Any]], as_of:
     results = classify_many(spec, as_of, scenario)
     single = isinstance(spec, (str, Mapping))
     return results[0] if single else results
-
-
-def classify_table(frame: pl.DataFrame, as_of: date, scenario: str | Path | None = None, source: str = "input") -> pl.DataFrame:
-    return classify_frame(frame, load_rulebook(scenario), as_of, source)
