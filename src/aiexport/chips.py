@@ -25,10 +25,11 @@ from functools import reduce
 
 import polars as pl
 
+from aiexport import catalog
 from aiexport.errors import InputError
 from aiexport.evaluate import Compiler, Stages, fmt, outcome, outcome_text
-from aiexport.rulebook import Resolved, ResolvedInstrument, Rulebook, Version
-from aiexport.specs import RATE_FIELDS
+from aiexport.rulebook import Resolved, ResolvedInstrument, ResolvedParam, Rulebook, Version
+from aiexport.specs import RATE_FIELDS, frame_from_records, validate_specs
 
 FACT_RANK = {"P": 0, "D": 1, "S": 2, "UNCONFIRMED": 3}
 REASON_FIELDS = ("rule", "citation", "text_en", "text_zh", "fact", "outcome")
@@ -79,19 +80,29 @@ def as_list(col: str) -> pl.Expr:
 # --- 1. metrics --------------------------------------------------------------------------------
 
 
+def _bits(metric: ResolvedInstrument) -> dict[str, ResolvedParam] | None:
+    """The bit length of each precision on the date, or None before the first TPP definition (2022-10-07)."""
+    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):
+        return None
+    return {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
+
+
+def _is_max(bits: dict[str, ResolvedParam]) -> dict[str, pl.Expr]:
+    """Per precision: does it reach the row's TPP?"""
+    return {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
+
+
 def add_metrics(df: pl.DataFrame, metric: ResolvedInstrument) -> pl.DataFrame:
     """TPP, performance density, memory bandwidth density and item type, from the spec columns."""
-    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):  # before the first TPP definition (2022-10-07)
+    bits = _bits(metric)
+    if bits is None:
         return df.with_columns(
             pl.lit(None, dtype=pl.Float64).alias("tpp"), pl.lit(None, dtype=pl.String).alias("tpp_precision"),
             pl.lit(None, dtype=pl.Float64).alias("performance_density"),
             (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
             _item_type().alias("item_type"))
-    bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
-    per = {p: pl.col(p) * bits[p].value for p in RATE_FIELDS}
-    tpp = pl.max_horizontal(list(per.values()))
-    df = df.with_columns(tpp.alias("tpp"))
-    is_max = {p: per[p] == pl.col("tpp") for p in RATE_FIELDS}
+    df = df.with_columns(pl.max_horizontal([pl.col(p) * bits[p].value for p in RATE_FIELDS]).alias("tpp"))
+    is_max = _is_max(bits)
     precision = pl.concat_str([pl.when(is_max[p]).then(pl.lit(p)) for p in RATE_FIELDS], separator="=", ignore_nulls=True)
     item_type = _item_type()
     return df.with_columns(
@@ -122,10 +133,10 @@ def fmt_bits(x: float | None) -> str:
 def tpp_fact(metric: ResolvedInstrument) -> pl.Expr:
     """The fact status of the TPP: that of the best-sourced precision reaching the maximum (a TF32
     maximum read at 32 bits is UNCONFIRMED unless another precision ties with it)."""
-    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):
+    bits = _bits(metric)
+    if bits is None:
         return pl.lit("P")
-    bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
-    is_max = {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
+    is_max = _is_max(bits)
     best = pl.lit("UNCONFIRMED")
     for fact in sorted(FACT_RANK, key=FACT_RANK.get, reverse=True):
         hits = [is_max[p] for p in RATE_FIELDS if bits[p].fact == fact]
@@ -139,10 +150,10 @@ def tpp_reason(metric: ResolvedInstrument, st: Stages) -> tuple[pl.Expr, pl.Expr
 
     The precision shown and its rate (as text) are registered as columns of `st`: they are computed
     once per row, not once per precision and language."""
-    if any(f"bits_{p}" not in metric.params for p in RATE_FIELDS):  # no TPP definition yet: never shown
+    bits = _bits(metric)
+    if bits is None:  # no TPP definition yet: never shown
         return pl.lit(False), reason("TPP", "", "", "", "P")
-    bits = {p: metric.param(f"bits_{p}") for p in RATE_FIELDS}
-    is_max = {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
+    is_max = _is_max(bits)
     best_fact = tpp_fact(metric)
     shown_first = sorted(RATE_FIELDS, key=lambda p: FACT_RANK[bits[p].fact])  # a tie is shown by its best-sourced precision
     shown = st.col(0, pl.coalesce([pl.when(is_max[p]).then(pl.lit(p)) for p in shown_first]), "shown")
@@ -305,8 +316,6 @@ def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str)
 
 def _lookup_contains(df: pl.DataFrame, source: str) -> pl.DataFrame:
     """Resolve `contains` to a row id in the file or a catalog item; add the catalog rows needed."""
-    from aiexport import catalog
-
     named = df.select("contains", "__row").filter(pl.col("contains").is_not_null()).unique("contains", keep="first")
     if named.height == 0:
         return df
@@ -314,8 +323,8 @@ def _lookup_contains(df: pl.DataFrame, source: str) -> pl.DataFrame:
     outside = named.filter(~pl.col("contains").is_in(known.implode()))  # not a spec id of this file: a catalog name
     if outside.height == 0:
         return df
-    extra: dict[str, dict] = {}
-    mapping: dict[str, str] = {}
+    extra: dict[str, dict] = {}  # catalog rows to add, keyed by their new id
+    mapping: dict[str, str] = {}  # catalog name as written -> "catalog:<id>"
     pending = list(outside.iter_rows())
     while pending:
         name, row = pending.pop()
@@ -323,23 +332,14 @@ def _lookup_contains(df: pl.DataFrame, source: str) -> pl.DataFrame:
         if item is None:
             raise InputError(f"{source}: row {row}, field contains: {name!r} is neither a spec id in this file nor a catalog "
                              f"name; give a spec id or see `aiexport catalog list`", field="contains", row=row)
-        mapping[name] = "catalog:" + item["id"]
-        key = "catalog:" + item["id"]
+        key = mapping[name] = "catalog:" + item["id"]
         if key not in extra:
-            spec = {k: item.get(k) for k in df.columns if k not in ("__row",)}
-            spec["id"] = key
-            extra[key] = spec
-            if item.get("contains"):
+            extra[key] = {**catalog.spec_of(item), "id": key}
+            if item.get("contains"):  # a catalog system: bring in what it holds too
                 pending.append((item["contains"], row))
-    if extra:
-        from aiexport.specs import frame_from_records, validate_specs
-
-        cat = validate_specs(frame_from_records(list(extra.values()), "catalog"), "catalog")
-        cat = cat.with_columns(pl.lit(None, dtype=pl.Int64).alias("__row"))
-        cat = cat.with_columns(pl.col("contains").replace(mapping | {v["contains"]: "catalog:" + catalog.find(v["contains"])["id"]
-                                                                   for v in extra.values() if v.get("contains")}))
-        df = pl.concat([df, cat.select(df.columns)], how="vertical_relaxed")
-    return df.with_columns(pl.col("contains").replace(mapping)) if mapping else df
+    cat = validate_specs(frame_from_records(list(extra.values()), "catalog"), "catalog").with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("__row"))  # not an input row: dropped from the answers
+    return pl.concat([df, cat.select(df.columns)], how="vertical_relaxed").with_columns(pl.col("contains").replace(mapping))
 
 
 def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int = 0) -> pl.DataFrame:
