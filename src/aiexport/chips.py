@@ -407,19 +407,32 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
         blocks += zblock
         df = _merge(df, zrows, only=("control", "possible_controls", "missing", "unconfirmed"))
     # 4. the answer, with its reasons
-    if brief is not None:  # a function of the final control, paragraph and missing: built once, at the end
-        lf = _inputs_only(df).lazy().with_columns(brief.columns()).with_columns(brief.reasons())
+    if brief is not None:  # a function of the final decision columns: built once per distinct decision
+        keys = ("control", "paragraph", *LIST_COLUMNS, "unconfirmed")
+        lf = _per_decision(_inputs_only(df), keys, [brief.columns(), [*brief.reasons(), *[as_list(c) for c in LIST_COLUMNS]]],
+                           ("reasons", "unconfirmed", *LIST_COLUMNS)).lazy()
     else:
-        lf = _gather_reasons(_inputs_only(df).drop("unconfirmed"), pl.concat(blocks)).lazy()
+        df = _gather_reasons(_inputs_only(df).drop("unconfirmed"), pl.concat(blocks))
+        lf = _per_decision(df, LIST_COLUMNS, [[as_list(c) for c in LIST_COLUMNS]], LIST_COLUMNS).lazy()
     return lf.with_columns(
         pl.lit(as_of.isoformat()).alias("as_of"),
         pl.lit(resolved.scenario, dtype=pl.String).alias("scenario"),
         pl.lit(resolved.rulebook_hash).alias("rulebook_hash"),
-        *[as_list(c) for c in LIST_COLUMNS],
         pl.col("tpp").round(4),
         pl.col("performance_density").round(4),
         pl.col("memory_bandwidth_density").round(4),
     ).select(OUTPUT_COLUMNS).collect()
+
+
+def _per_decision(df: pl.DataFrame, keys: tuple[str, ...], stages: list[list[pl.Expr]], outputs: tuple[str, ...]) -> pl.DataFrame:
+    """Columns that are functions of `keys` alone, computed once per distinct combination of them
+    and joined back (an order book of 100,000 rows holds about a hundred distinct decisions).
+    `stages` are applied in turn to the distinct rows; `outputs` replace or add columns of `df`."""
+    distinct = df.select(keys).unique()
+    built = reduce(lambda lf, stage: lf.with_columns(stage), stages, distinct.lazy()).select(outputs).collect()
+    right = distinct.hstack([s.alias(f"__new_{s.name}") for s in built.get_columns()])
+    joined = df.join(right, on=list(keys), how="left", maintain_order="left", nulls_equal=True)
+    return joined.drop([c for c in outputs if c in df.columns]).rename({f"__new_{c}": c for c in outputs})
 
 
 def _gather_reasons(df: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
