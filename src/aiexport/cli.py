@@ -66,16 +66,19 @@ def _as_of(text: str | None) -> date:
 
 
 def _write_output(df: pl.DataFrame, path: Path) -> None:
+    """Write answers as .parquet, .csv (nested columns as JSON text, lists joined by '; ') or .jsonl."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         df.write_parquet(path, compression="lz4")  # fast to write and read; order books are re-read often
     elif suffix == ".csv":
-        flat = df.with_columns(
-            pl.col("reasons").map_elements(lambda v: json.dumps(v.to_list() if hasattr(v, "to_list") else v, ensure_ascii=False),
-                                           return_dtype=pl.String),
-            *[pl.col(c).list.join("; ") for c in ("possible_controls", "license_exceptions", "unconfirmed", "missing")],
-        )
-        flat.write_csv(path)
+        flat = []
+        for name, dtype in df.schema.items():
+            if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+                enc = pl.col(name).list.eval(pl.element().struct.json_encode()).list.join(",")
+                flat.append(pl.concat_str([pl.lit("["), enc, pl.lit("]")]).alias(name))
+            elif isinstance(dtype, pl.List):
+                flat.append(pl.col(name).list.join("; "))
+        df.with_columns(flat).write_csv(path)
     elif suffix in (".jsonl", ".ndjson", ".json"):
         df.write_ndjson(path)
     else:
@@ -134,6 +137,98 @@ def _classify_with_progress(spec: Path, rb: Any, day: date, explain: bool) -> pl
         result = classify_frame(frame, rb, day, str(spec), explain=explain)
         bar.update(task, advance=1)
     return result
+
+
+EnforceOpt = Annotated[bool, typer.Option("--enforce-codified", help="What-if: apply codified-but-not-enforced provisions "
+                                                                      "(the 2025 AI Diffusion rule) as if enforced.")]
+SpecsOpt = Annotated[Path | None, typer.Option("--specs", help="Spec file (classify format) whose ids the book's `item` may name.")]
+
+
+def _book(path: Path, specs: Path | None, bar: Progress | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    from aiexport.transactions import read_transaction_file, validate_transactions
+
+    raw = read_transaction_file(path)
+    if bar is not None:
+        bar.update(bar.task_ids[0], advance=1, description=f"validating {raw.height:,} lines")
+    tx = validate_transactions(raw, str(path))
+    spec_frame = validate_specs(read_spec_file(specs), str(specs)) if specs is not None else None
+    return tx, spec_frame
+
+
+def _determine(path: Path, specs: Path | None, rb: Any, day: date, enforce: bool) -> pl.DataFrame:
+    from aiexport.licensing import check_frame
+
+    if not (path.is_file() and path.stat().st_size > PROGRESS_BYTES):
+        tx, spec_frame = _book(path, specs)
+        return check_frame(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=render.console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading", total=3)
+        tx, spec_frame = _book(path, specs, bar)
+        bar.update(task, advance=1, description=f"determining {tx.height:,} lines")
+        result = check_frame(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
+        bar.update(task, advance=1)
+    return result
+
+
+@app.command()
+def check(
+    book: Annotated[Path, typer.Argument(help="Transactions: CSV, JSON, YAML or Parquet (one line per transaction).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date for lines without a date, YYYY-MM-DD (default: today).")] = None,
+    scenario: ScenarioOpt = None,
+    enforce_codified: EnforceOpt = False,
+    specs: SpecsOpt = None,
+    json_out: JsonOpt = False,
+    lang: LangOpt = Lang.en,
+    output: Annotated[Path | None, typer.Option("--output", help="Write results to .jsonl, .csv or .parquet.")] = None,
+) -> None:
+    """Does this transaction need a licence? For one line or a whole order book."""
+    day = _as_of(as_of)
+    rb = load_rulebook(scenario)
+    result = _determine(book, specs, rb, day, enforce_codified)
+    if output is not None:
+        _write_output(result, output)
+    if json_out:
+        _print_jsonl(result)
+        return
+    out = render.console()
+    if output is None and result.height <= 10:
+        for r in result.to_dicts():
+            out.print(render.determination_panel(r, lang.value))
+    elif output is None:
+        out.print(render.determination_table(result.head(200).to_dicts(), lang.value))
+    counts = result.group_by("verdict").len().sort("verdict")
+    out.print(render.verdict_counts(list(counts.iter_rows()), lang.value))
+
+
+@app.command()
+def impact(
+    book: Annotated[Path, typer.Argument(help="Transactions: CSV, JSON, YAML or Parquet.")],
+    scenario: Annotated[Path, typer.Option("--scenario", help="The proposal to compare with the baseline (scenario YAML).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date for lines without a date (default: today).")] = None,
+    enforce_codified: EnforceOpt = False,
+    specs: SpecsOpt = None,
+    json_out: JsonOpt = False,
+    lang: LangOpt = Lang.en,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the changed lines to .jsonl, .csv or .parquet.")] = None,
+) -> None:
+    """Which lines of a book would a proposed rule change? Baseline against scenario, line by line."""
+    from aiexport.licensing import compare
+
+    day = _as_of(as_of)
+    base = _determine(book, specs, load_rulebook(), day, enforce_codified)
+    scen = _determine(book, specs, load_rulebook(scenario), day, enforce_codified)
+    changed, counts = compare(base, scen)
+    if output is not None:
+        _write_output(changed, output)
+    if json_out:
+        _print_jsonl(changed)
+        return
+    out = render.console()
+    out.print(f"{changed.height:,} of {base.height:,} lines change verdict under {scen['scenario'][0] if scen.height else scenario}")
+    if changed.height:
+        out.print(render.impact_table(changed.head(500).to_dicts(), lang.value))
+    out.print(render.impact_counts(counts.to_dicts(), lang.value))
 
 
 @app.command("timeline")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiexport.rulebook import Membership, Resolved
+from aiexport.rulebook import Membership, Resolved, Scope
 
 INSTRUMENT = "country_groups"
 
@@ -69,3 +69,22 @@ def scope_members(name: str, resolved: Resolved) -> set[str]:
 
 def in_scope(country: str, name: str, resolved: Resolved) -> bool:
     return canonical(country, resolved) in scope_members(name, resolved)
+
+
+def scope_set(scope: Scope | None, resolved: Resolved) -> frozenset[str]:
+    """The destinations of any Scope (set algebra over the country groups on the resolved date)."""
+    if scope is None:
+        return frozenset()
+    groups = resolved[INSTRUMENT].groups
+
+    def members(group: str) -> set[str]:
+        if group not in groups:
+            raise KeyError(f"unknown country group {group!r}")
+        return {c for m in groups[group] for c in m.countries}
+
+    out: set[str] = set()
+    for g in scope.union:
+        out |= members(g)
+    for g in scope.minus:
+        out -= members(g)
+    return frozenset(out | set(scope.countries))

@@ -97,3 +97,116 @@ def timeline_table(name: str, spans: list[dict[str, Any]], lang: str = "en") -> 
 
 def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=False)
+
+
+# --- licence determinations (aiexport check / impact) -------------------------------------------
+
+CHECK_STYLE = {"not_subject_to_ear": "green", "no_license_required": "green", "license_exception": "cyan",
+               "notification_required": "cyan", "indeterminate": "yellow", "license_required": "red", "prohibited": "bold red"}
+EFFECT_MARK = {"license_required": ("●", "red"), "prohibited": ("✖", "bold red"), "indeterminate": ("?", "yellow"),
+               "license_exception": ("◆", "cyan"), "notification_required": ("◆", "cyan"), "policy": ("§", "magenta"),
+               "subject": ("·", "white"), "not_subject_to_ear": ("○", "green"), "condition": ("!", "yellow"), "info": ("·", "cyan")}
+CHECK_WORDS = {
+    "en": {"verdict": "Verdict", "exception": "Licence exception", "policy": "Review policy", "ship": "Earliest ship date",
+           "findings": "Findings", "conditions": "Conditions", "missing": "Would decide", "destination": "Destination",
+           "control": "Control", "hash": "rulebook sha256", "summary": "By verdict", "scenario": "Scenario (hypothetical)",
+           "enforce": "Codified-but-not-enforced provisions applied (what-if)", "unconfirmed": "UNCONFIRMED facts used"},
+    "zh": {"verdict": "结论", "exception": "许可例外", "policy": "审查政策", "ship": "最早发运日", "findings": "认定",
+           "conditions": "须满足的条件", "missing": "可据以判定的信息", "destination": "目的地", "control": "管制类别",
+           "hash": "规则库 sha256", "summary": "按结论统计", "scenario": "情景（假设）",
+           "enforce": "已按“已编入法规但未执行”的条款评估（假设分析）", "unconfirmed": "所用未经核实（UNCONFIRMED）的事实"},
+}
+VERDICT_ZH = {"not_subject_to_ear": "不受 EAR 管辖", "no_license_required": "无须许可", "license_exception": "适用许可例外",
+              "notification_required": "须事先通知", "indeterminate": "无法确定", "license_required": "须获许可", "prohibited": "禁止"}
+
+
+def verdict_label(v: str, lang: str) -> str:
+    return f"{VERDICT_ZH.get(v, v)} ({v})" if lang == "zh" else v
+
+
+def determination_panel(r: dict[str, Any], lang: str = "en") -> Panel:
+    w = CHECK_WORDS[lang]
+    v = r["verdict"]
+    style = CHECK_STYLE.get(v, "red")
+    title = Text.assemble((str(r["id"]), "bold"), f"  {r['date']}  {r.get('item') or r.get('control') or ''} → {r.get('destination') or '?'}  ",
+                          (verdict_label(v, lang), f"bold {style}"))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    facts.add_row(w["control"], r.get("control") or "—")
+    if r.get("license_exception"):
+        facts.add_row(w["exception"], r["license_exception"])
+    if r.get("review_policy"):
+        facts.add_row(w["policy"], r["review_policy"])
+    if r.get("earliest_ship_date"):
+        facts.add_row(w["ship"], str(r["earliest_ship_date"]))
+    if r.get("missing"):
+        facts.add_row(w["missing"], ", ".join(r["missing"]))
+    if r.get("conditions"):
+        facts.add_row(w["conditions"], "\n".join(r["conditions"]))
+    if r.get("scenario"):
+        facts.add_row(w["scenario"], Text(r["scenario"], style="magenta"))
+    if r.get("enforce_codified"):
+        facts.add_row("", Text(w["enforce"], style="magenta"))
+    facts.add_row(w["hash"], r["rulebook_hash"][:16])
+    table = Table(show_header=True, header_style="bold", expand=True, box=None)
+    table.add_column("", width=1)
+    table.add_column(w["findings"], ratio=3)
+    table.add_column("", ratio=1, style="dim")
+    for f in r["findings"]:
+        mark, mstyle = EFFECT_MARK.get(f["effect"], ("·", "cyan"))
+        text = f["text_zh"] if lang == "zh" else f["text_en"]
+        if f.get("fact") == "UNCONFIRMED":
+            text += "  [UNCONFIRMED]"
+        table.add_row(Text(mark, style=mstyle), text, f"{f['rule']}\n{f['citation']}")
+    parts: list[Any] = [facts, table]
+    if r.get("unconfirmed"):
+        parts.append(Text(f"{w['unconfirmed']}: {', '.join(r['unconfirmed'])}", style="yellow"))
+    return Panel(Group(*parts), title=title, title_align="left", border_style=style)
+
+
+def verdict_counts(counts: list[tuple[str, int]], lang: str = "en", title: str | None = None) -> Table:
+    w = CHECK_WORDS[lang]
+    t = Table(title=title or w["summary"], show_header=True, header_style="bold", title_justify="left")
+    t.add_column(w["verdict"])
+    t.add_column("n", justify="right")
+    for v, n in counts:
+        t.add_row(Text(verdict_label(v, lang), style=CHECK_STYLE.get(v, "red")), f"{n:,}")
+    return t
+
+
+def determination_table(rows: list[dict[str, Any]], lang: str = "en") -> Table:
+    w = CHECK_WORDS[lang]
+    t = Table(show_header=True, header_style="bold")
+    for col in ("id", "date", "item", w["destination"], w["control"], w["verdict"], w["exception"], w["policy"], w["missing"]):
+        t.add_column(col)
+    for r in rows:
+        v = r["verdict"]
+        t.add_row(str(r["id"]), str(r["date"]), r.get("item") or "", r.get("destination") or "", r.get("control") or "",
+                  Text(verdict_label(v, lang), style=CHECK_STYLE.get(v, "red")), r.get("license_exception") or "",
+                  r.get("review_policy") or "", ", ".join(r.get("missing") or []))
+    return t
+
+
+def impact_table(rows: list[dict[str, Any]], lang: str = "en") -> Table:
+    w = CHECK_WORDS[lang]
+    t = Table(show_header=True, header_style="bold")
+    for col in ("id", "date", "item", w["destination"], "baseline", "scenario"):
+        t.add_column(col)
+    for r in rows:
+        b, s = r["verdict_baseline"], r["verdict_scenario"]
+        t.add_row(str(r["id"]), str(r["date"]), r.get("item") or "", r.get("destination") or "",
+                  Text(verdict_label(b, lang), style=CHECK_STYLE.get(b, "red")), Text(verdict_label(s, lang), style=CHECK_STYLE.get(s, "red")))
+    return t
+
+
+def impact_counts(rows: list[dict[str, Any]], lang: str = "en") -> Table:
+    w = CHECK_WORDS[lang]
+    t = Table(title=w["summary"], show_header=True, header_style="bold", title_justify="left")
+    for col in (w["verdict"], "baseline", "scenario", "Δ"):
+        t.add_column(col, justify="right" if col not in (w["verdict"],) else "left")
+    for r in rows:
+        v = r["verdict"]
+        t.add_row(Text(verdict_label(v, lang), style=CHECK_STYLE.get(v, "red")), f"{r['baseline']:,}", f"{r['scenario']:,}",
+                  f"{r['scenario'] - r['baseline']:+,}")
+    return t

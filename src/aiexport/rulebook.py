@@ -29,6 +29,7 @@ Status = Literal["in_force", "superseded", "codified_not_enforced", "proposed"]
 Fact = Literal["P", "S", "D", "UNCONFIRMED"]
 Kind = Literal["ic", "hbm_stack", "system"]
 Op = Literal[">=", ">", "<", "<="]
+Policy = Literal["presumption_of_denial", "case_by_case", "presumption_of_approval"]
 
 #: Metrics a condition may compare. Defined in chips.py; listed here so rule files are validated.
 METRICS = (
@@ -218,6 +219,45 @@ class Scope(_Strict):
     countries: list[str] = []
 
 
+class Provision(_Strict):
+    """One operative provision of a licensing instrument: its text beside its data (where it applies,
+    to which controls, which review policy it gives). The steps of licensing.py read it by id."""
+
+    text_en: str
+    text_zh: str
+    fact: Fact
+    citation: Citation
+    scope: Scope | None = None
+    policy: Policy | None = None
+    controls: list[str] = []
+    codes: list[str] = []
+    note: str | None = None
+
+
+class Record(_Strict):
+    """A dated act addressed to named vendors or products ("is informed" letters, BIS guidance)."""
+
+    id: str
+    from_: date = Field(alias="from")
+    until: date | None = None
+    status: Status
+    fact: Fact
+    citation: Citation
+    addressee: str | None = None
+    vendors: list[str] = []
+    products: list[str] = []
+    destinations: Scope | None = None
+    headquarters: Scope | None = None
+    effect: Literal["license_required", "prohibited", "flag"]
+    policy: Policy | None = None
+    text_en: str
+    text_zh: str
+    note: str | None = None
+
+    def holds_on(self, day: date) -> bool:
+        return self.from_ <= day and (self.until is None or day <= self.until)
+
+
 class Version(_Strict):
     id: str
     from_: date = Field(alias="from")
@@ -236,6 +276,8 @@ class Version(_Strict):
     inherit_exceptions: bool | None = None
     z_paragraphs: list[ZParagraph] = []
     scopes: dict[str, Scope] = {}
+    provisions: dict[str, Provision] = {}
+    remove_provisions: list[str] = []
 
     def flattened(self, parent: Version | None) -> Version:
         """This version with what it `extends` merged in (added or replaced by id)."""
@@ -251,6 +293,8 @@ class Version(_Strict):
         zs.update({z.base: z for z in self.z_paragraphs})
         inherit = self.inherit_exceptions if self.inherit_exceptions is not None else parent.inherit_exceptions
         scopes = {**parent.scopes, **self.scopes}
+        provisions = {k: v for k, v in parent.provisions.items() if k not in self.remove_provisions}
+        provisions.update(self.provisions)
         return self.model_copy(
             update={
                 "extends": None,
@@ -260,6 +304,8 @@ class Version(_Strict):
                 "z_paragraphs": list(zs.values()),
                 "inherit_exceptions": inherit,
                 "scopes": scopes,
+                "provisions": provisions,
+                "remove_provisions": [],
                 "remove_paragraphs": [],
                 "remove_notes": [],
                 "remove_exceptions": [],
@@ -318,7 +364,8 @@ class Alias(_Strict):
 
 class InstrumentHead(_Strict):
     id: str
-    role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric", "country_groups", "destination_scope"]
+    role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric", "country_groups", "destination_scope",
+                  "jurisdiction", "licensing", "end_use_controls", "diffusion", "letters", "guidance"]
     title_en: str
     title_zh: str
     citation: Citation
@@ -331,6 +378,7 @@ class Instrument(_Strict):
     definitions: list[Definition] = []
     groups: dict[str, Group] = {}
     aliases: list[Alias] = []
+    records: list[Record] = []
 
     @property
     def id(self) -> str:
@@ -340,6 +388,7 @@ class Instrument(_Strict):
 class InstrumentOverlay(_Strict):
     parameters: dict[str, Parameter] = {}
     versions: list[Version] = []
+    records: list[Record] = []
 
 
 class ScenarioHead(_Strict):
@@ -381,6 +430,7 @@ class ResolvedInstrument(_Strict):
     definitions: list[Definition]
     groups: dict[str, list[Membership]] = {}  # the memberships in force, per group
     aliases: dict[str, Alias] = {}
+    records: list[Record] = []  # the records in force on the date
 
     @cached_property
     def content_hash(self) -> str:
@@ -486,7 +536,10 @@ class Rulebook:
                     params[name] = par
             versions = {v.id: v for v in base.versions}
             versions.update({v.id: v for v in overlay.versions})
-            merged[iid] = base.model_copy(update={"parameters": params, "versions": list(versions.values())})
+            records = {r.id: r for r in base.records}
+            records.update({r.id: r for r in overlay.records})
+            merged[iid] = base.model_copy(update={"parameters": params, "versions": list(versions.values()),
+                                                  "records": list(records.values())})
         try:
             return Rulebook(merged, scenario=scen)
         except RulebookError as exc:
@@ -545,6 +598,20 @@ class Rulebook:
                 days.update(v.from_ for v in par.values)
         return sorted(days)
 
+    def epoch_dates(self) -> list[date]:
+        """Every date on which anything in the rulebook may change: versions, parameter values,
+        group memberships (a member from `from`, no longer the day after `until`), aliases and
+        records. Between two of them, `resolve` gives the same rules."""
+        days: set[date] = set(self.change_dates())
+        for inst in self.instruments.values():
+            for grp in inst.groups.values():
+                for m in grp.members:
+                    days.update(d for d in (m.from_, m.until and m.until + timedelta(days=1)) if d)
+            days.update(a.from_ for a in inst.aliases)
+            for r in inst.records:
+                days.update(d for d in (r.from_, r.until and r.until + timedelta(days=1)) if d)
+        return sorted(days)
+
     def resolve(self, as_of: date) -> Resolved:
         if as_of in self._resolved:
             return self._resolved[as_of]
@@ -580,6 +647,7 @@ class Rulebook:
                 definitions=inst.definitions,
                 groups={g: [m for m in grp.members if m.holds_on(as_of)] for g, grp in inst.groups.items()},
                 aliases={a.country: a for a in inst.aliases if a.from_ <= as_of},
+                records=[r for r in inst.records if r.holds_on(as_of)],
             )
         resolved = Resolved(as_of=as_of, scenario=self.scenario.scenario.id if self.scenario else None, instruments=out)
         self._resolved[as_of] = resolved
