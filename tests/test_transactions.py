@@ -276,6 +276,10 @@ def test_validate_rejects_unknown_column_and_missing_id():
         validate_transactions(pl.DataFrame({"id": ["a"], "colour": ["red"]}), "frame")
     with pytest.raises(InputError, match="field id: the id column is missing"):
         validate_transactions(pl.DataFrame({"kind": ["export"]}), "frame")
+    with pytest.raises(InputError, match="frame: no rows"):
+        validate_transactions(pl.DataFrame({"id": []}, schema={"id": pl.String}), "frame")
+    with pytest.raises(InputError, match="frame: row 2, field end_use: a list"):
+        validate_transactions(pl.DataFrame({"id": ["a", "b"], "end_use": [None, ["datacenter"]]}), "frame")
 
 
 # --- bad cells: file, row and field named -------------------------------------------------------
@@ -334,7 +338,7 @@ def test_bad_cell_in_json_and_yaml(tmp_path, suffix):
 
 def test_duplicate_id(tmp_path):
     message = str(error_of(tmp_path, "dup.csv", "id,quantity\na,1\nb,1\n a ,1\n"))
-    assert "dup.csv: row 3, field id: duplicate id 'a'" in message
+    assert "dup.csv: row 3, field id: duplicate id 'a' (also in row 1)" in message
 
 
 def test_empty_id(tmp_path):

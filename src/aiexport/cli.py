@@ -155,20 +155,48 @@ def _book(path: Path, specs: Path | None, bar: Progress | None = None) -> tuple[
     return tx, spec_frame
 
 
-def _determine(path: Path, specs: Path | None, rb: Any, day: date, enforce: bool) -> pl.DataFrame:
-    from aiexport.licensing import check_frame
+def _determine(path: Path, specs: Path | None, rb: Any, day: date, enforce: bool) -> pl.LazyFrame:
+    """The answers for a book, lazy: the decisions are made, the texts joined as they are written."""
+    from aiexport.licensing import check_lazy
 
     if not (path.is_file() and path.stat().st_size > PROGRESS_BYTES):
         tx, spec_frame = _book(path, specs)
-        return check_frame(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
+        return check_lazy(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=render.console(stderr=True), transient=True) as bar:
         task = bar.add_task("reading", total=3)
         tx, spec_frame = _book(path, specs, bar)
         bar.update(task, advance=1, description=f"determining {tx.height:,} lines")
-        result = check_frame(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
+        result = check_lazy(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
         bar.update(task, advance=1)
     return result
+
+
+def _sink(lf: pl.LazyFrame, path: Path) -> None:
+    """Write lazy answers to .parquet, .csv or .jsonl as a stream (a big book never sits in memory whole)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        lf.sink_parquet(path, compression="lz4")
+    elif suffix == ".csv":
+        flat = []
+        for name, dtype in lf.collect_schema().items():
+            if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+                enc = pl.col(name).list.eval(pl.element().struct.json_encode()).list.join(",")
+                flat.append(pl.concat_str([pl.lit("["), enc, pl.lit("]")]).alias(name))
+            elif isinstance(dtype, pl.List):
+                flat.append(pl.col(name).list.join("; "))
+        lf.with_columns(flat).sink_csv(path)
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        lf.sink_ndjson(path)
+    else:
+        raise InputError(f"--output: {str(path)!r} has no known extension; use .jsonl, .csv or .parquet", field="--output")
+
+
+def _stream_jsonl(lf: pl.LazyFrame, height: int, chunk: int = 100_000) -> None:
+    sys.stdout.flush()
+    for start in range(0, max(height, 1), chunk):
+        lf.slice(start, chunk).collect().write_ndjson(sys.stdout.buffer)
+    sys.stdout.buffer.flush()
 
 
 @app.command()
@@ -187,17 +215,18 @@ def check(
     rb = load_rulebook(scenario)
     result = _determine(book, specs, rb, day, enforce_codified)
     if output is not None:
-        _write_output(result, output)
+        _sink(result, output)
+    verdicts = result.select("verdict").collect()
     if json_out:
-        _print_jsonl(result)
+        _stream_jsonl(result, verdicts.height)
         return
     out = render.console()
-    if output is None and result.height <= 10:
-        for r in result.to_dicts():
+    if output is None and verdicts.height <= 10:
+        for r in result.collect().to_dicts():
             out.print(render.determination_panel(r, lang.value))
     elif output is None:
-        out.print(render.determination_table(result.head(200).to_dicts(), lang.value))
-    counts = result.group_by("verdict").len().sort("verdict")
+        out.print(render.determination_table(result.head(200).collect().to_dicts(), lang.value))
+    counts = verdicts.group_by("verdict").len().sort("verdict")
     out.print(render.verdict_counts(list(counts.iter_rows()), lang.value))
 
 
@@ -216,8 +245,8 @@ def impact(
     from aiexport.licensing import compare
 
     day = _as_of(as_of)
-    base = _determine(book, specs, load_rulebook(), day, enforce_codified)
-    scen = _determine(book, specs, load_rulebook(scenario), day, enforce_codified)
+    base = _determine(book, specs, load_rulebook(), day, enforce_codified).collect()
+    scen = _determine(book, specs, load_rulebook(scenario), day, enforce_codified).collect()
     changed, counts = compare(base, scen)
     if output is not None:
         _write_output(changed, output)

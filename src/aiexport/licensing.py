@@ -36,7 +36,7 @@ from typing import Any
 import polars as pl
 
 from aiexport import catalog
-from aiexport.chips import SEP, classify_frame, string_list
+from aiexport.chips import SEP, classify_frame
 from aiexport.countries import canonical, scope_set
 from aiexport.errors import InputError
 from aiexport.rulebook import Provision, Record, Resolved, Rulebook, Scope
@@ -55,7 +55,7 @@ FINDING_DTYPE = pl.List(pl.Struct({f: pl.String for f in ("rule", "citation", "t
 _FAR_PAST = date(1900, 1, 1)
 
 
-# --- the rules of one epoch, as lookups ---------------------------------------------------------
+# --- the rules of one epoch ---------------------------------------------------------------------
 
 
 @dataclass
@@ -70,9 +70,6 @@ class Epoch:
 
     def has(self, key: str) -> bool:
         return key in self.provisions
-
-    def rule(self, key: str) -> str:
-        return self.provisions[key][0]
 
     def param(self, instrument: str, name: str) -> float | None:
         p = self.resolved[instrument].params.get(name)
@@ -90,8 +87,52 @@ def _epoch(index: int, day: date, resolved: Resolved) -> Epoch:
     return ep
 
 
+#: per-epoch scalars the steps read, as columns `ep_<name>`: (kind, instrument, name)
+EPOCH_VALUES: dict[str, tuple[str, str, str]] = {
+    "de_min": ("param", "jurisdiction", "de_minimis_pct"),
+    "de_min_e": ("param", "jurisdiction", "de_minimis_pct_e"),
+    "wait_days": ("param", "ac_licensing", "nac_wait_days"),
+    "line_tpp": ("param", "ac_licensing", "review_line_tpp"),
+    "line_bw": ("param", "ac_licensing", "review_line_dram_bw"),
+    "lpp_limit": ("param", "ai_diffusion_2025", "lpp_tpp_per_year"),
+    "hq_rule": ("has", "ac_licensing", "hq_rule"),
+    "hbm": ("has", "ac_licensing", "hbm_scope"),
+    "le_hbm": ("has", "ac_licensing", "le_hbm"),
+    "le_nac": ("has", "ac_licensing", "le_nac"),
+    "le_aca": ("has", "ac_licensing", "le_aca"),
+    "graded": ("has", "ac_licensing", "rp_d1_d4"),
+    "line": ("has", "ac_licensing", "rp_line_2026"),
+    "above_line": ("has", "ac_licensing", "rp_above_line_2026"),
+    "supercomputer": ("has", "ac_licensing", "end_use_supercomputer"),
+    "ic_prod": ("has", "ac_licensing", "end_use_ic_production"),
+    "diffusion": ("has", "ai_diffusion_2025", "worldwide"),
+}
+
+
+def _lookup(values: list[Any], dtype: pl.DataType, index: pl.Expr) -> pl.Expr:
+    """values[index] for every line: a gather from a small table (no join of the wide frame)."""
+    return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
+
+
+def _epoch_columns(epochs: list[Epoch], n_epochs: int) -> list[pl.Expr]:
+    """The per-epoch scalars as columns `ep_<name>`, gathered by the line's epoch index."""
+    by_index = {ep.index: ep for ep in epochs}
+    cols = []
+    for name, (kind, iid, key) in EPOCH_VALUES.items():
+        values = [None if (ep := by_index.get(i)) is None else (ep.param(iid, key) if kind == "param" else ep.has(f"{iid}.{key}"))
+                  for i in range(n_epochs)]
+        cols.append(_lookup(values, pl.Float64 if kind == "param" else pl.Boolean, pl.col("__e")).alias(f"ep_{name}"))
+    return cols
+
+
+#: destination sets tested per country, one bit each in the country masks (records add two bits each)
+COUNTRY_BITS = ("dest_scope", "hq_scope", "d5m", "line_2026", "hbm_scope", "ic_prod", "e_groups", "tier1", "tier3",
+                "mil_intel", "military", "embargo")
+_REC_BASE = 16
+
+
 def _scopes(ep: Epoch) -> dict[str, frozenset[str]]:
-    """Every destination set the steps test, by column name (the same names in every epoch)."""
+    """Every destination set the steps test on this epoch, by bit name."""
     r = ep.resolved
     ac = r["ac_destination_scope"].version
     prov = {k: p for k, (_, p) in ep.provisions.items()}
@@ -100,11 +141,12 @@ def _scopes(ep: Epoch) -> dict[str, frozenset[str]]:
         p = prov.get(key)
         return scope_set(p.scope, r) if p is not None and p.scope is not None else frozenset()
 
+    nac = prov.get("ac_licensing.le_nac")
     out = {
         "dest_scope": scope_set(ac.scopes.get("destination"), r) if ac else frozenset(),
         "hq_scope": scope_set(ac.scopes.get("headquarters"), r) if ac else frozenset(),
-        "d5m": scope_set(prov["ac_licensing.le_nac"].scope, r) if "ac_licensing.le_nac" in prov and prov["ac_licensing.le_nac"].scope
-        else of("ac_licensing.rp_scope"),
+        # Macau and D:5: the NAC branch and the denial policy (the 2022 rule has one scope for all)
+        "d5m": scope_set(nac.scope, r) if nac is not None and nac.scope else of("ac_licensing.rp_scope"),
         "line_2026": of("ac_licensing.rp_line_2026"),
         "hbm_scope": of("ac_licensing.hbm_scope"),
         "ic_prod": of("ac_licensing.end_use_ic_production"),
@@ -115,93 +157,169 @@ def _scopes(ep: Epoch) -> dict[str, frozenset[str]]:
         "military": of("end_use_controls.military"),
         "embargo": of("end_use_controls.embargo"),
     }
-    for i, rec in enumerate(_all_records(ep)):
+    if ac is None:  # before the first advanced computing rule, "d5m" must not default to the 2022 policy scope
+        out["d5m"] = frozenset()
+    for i, rec in enumerate(ep.records):
         out[f"rec{i}_dest"] = scope_set(rec.destinations, r)
         out[f"rec{i}_hq"] = scope_set(rec.headquarters, r)
     return out
 
 
-def _all_records(ep: Epoch) -> list[Record]:
-    return ep.records
+def _bit_of(name: str) -> int:
+    if name.startswith("rec"):
+        i, which = name[3:].split("_")
+        return _REC_BASE + 2 * int(i) + (1 if which == "hq" else 0)
+    return COUNTRY_BITS.index(name)
 
 
 # --- the book -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Book:
-    """The order book with every fact the steps read, one row per transaction line."""
-
-    lf: pl.LazyFrame
-    epochs: list[Epoch]
-    texts: dict[str, tuple[str, str, str, str, str]]  # finding code -> (citation, text_en, text_zh, fact, effect)
-    scope_names: list[str]
 
 
 def check_frame(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.DataFrame | None = None,
                 enforce_codified: bool = False, source: str = "input") -> pl.DataFrame:
     """Determine every transaction of a validated frame (transactions.validate_transactions);
     returns OUTPUT_COLUMNS in input order."""
-    n = tx.height
+    return check_lazy(tx, rulebook, as_of, specs=specs, enforce_codified=enforce_codified, source=source).collect()
+
+
+def check_lazy(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.DataFrame | None = None,
+               enforce_codified: bool = False, source: str = "input") -> pl.LazyFrame:
+    """As check_frame, but the answers are left lazy: every decision is made, and the texts of
+    each distinct answer are built, but they are joined to the lines only as the result is
+    written (`sink_parquet` / `sink_ndjson`), so a million-line book never holds a million copies
+    of its findings in memory at once."""
     days = tx["date"].fill_null(as_of)
     epochs_all = [_FAR_PAST, *rulebook.epoch_dates()]
     starts = pl.Series("e", epochs_all, dtype=pl.Date)
     index = (starts.search_sorted(days, side="right").cast(pl.Int32) - 1).alias("__e")
     epochs = [_epoch(i, epochs_all[i], rulebook.resolve(epochs_all[i])) for i in sorted(set(index.unique().to_list()))]
-    lf = tx.with_columns(index).lazy().with_columns(
-        days.alias("__date"),
+    lf = tx.with_columns(index, days.alias("__date")).lazy().with_columns(
         pl.coalesce("destination_country", pl.when(pl.col("kind") == "transfer").then(pl.col("from_country"))).alias("__dest_raw"),
-    )
-    texts: dict[str, tuple[str, str, str, str, str]] = {}
-    lf, scope_names = _join_countries(lf, tx, epochs)
-    lf = _join_items(lf, tx, epochs, rulebook, specs, source, texts)
-    lf = _decide(lf, epochs, enforce_codified, texts)
-    out = _render(lf.collect(), epochs, texts, rulebook, enforce_codified)
-    assert out.height == n
-    return out
+    ).with_columns(_epoch_columns(epochs, len(epochs_all)))
+    lf = _join_countries(lf, tx, epochs, len(epochs_all))
+    items = _classify_items(tx, epochs, rulebook, specs, source)
+    lf = _join_items(lf, items, len(epochs_all))
+    lf = _with_codes(lf, tx, items)
+    plan = Plan(epochs, items, enforce_codified)
+    lf = _decide(lf, plan)
+    return _render(lf.collect(), plan, rulebook)
 
 
-# --- facts about countries and items, joined in -------------------------------------------------
+# --- facts about countries, joined in as bit masks ----------------------------------------------
 
 
-def _join_countries(lf: pl.LazyFrame, tx: pl.DataFrame, epochs: list[Epoch]) -> tuple[pl.LazyFrame, list[str]]:
-    codes = set()
+def _join_countries(lf: pl.LazyFrame, tx: pl.DataFrame, epochs: list[Epoch], n_epochs: int) -> pl.LazyFrame:
+    """Each country column's bit mask of sets on the line's date (`__dm` for the destination,
+    `__h0..2` for the headquarters) and the destination as the EAR treats it (`__dest`)."""
+    codes: set[str] = set()
     for c in COUNTRY_COLUMNS:
         codes |= set(tx[c].drop_nulls().unique().to_list())
-    codes.add("US")
-    per_epoch = {ep.index: _scopes(ep) for ep in epochs}
-    names = list(dict.fromkeys(k for sets in per_epoch.values() for k in sets))  # the same columns in every epoch
-    rows = []
+    order = sorted(codes)
+    n = len(order)
+    masks: list[int | None] = [None] * (n_epochs * max(n, 1))
+    canon: list[str | None] = [None] * (n_epochs * max(n, 1))
     for ep in epochs:
-        sets = per_epoch[ep.index]
-        for code in sorted(codes):
-            canon = canonical(code, ep.resolved)
-            rows.append((ep.index, code, canon, *[canon in sets.get(k, ()) for k in names]))
-    table = pl.DataFrame(rows, schema={"__e": pl.Int32, "__code": pl.String, "__canon": pl.String, **{k: pl.Boolean for k in names}},
-                         orient="row").lazy()
-    dest = table.rename({"__code": "__dest_raw", "__canon": "__dest", **{k: f"dest_{k}" for k in names}})
-    lf = lf.join(dest, on=["__e", "__dest_raw"], how="left", maintain_order="left")
-    hq_feats = [k for k in names if k in ("hq_scope", "tier1") or k.endswith("_hq")]
-    for col in HQ_COLUMNS:
-        part = table.select("__e", pl.col("__code").alias(col), *[pl.col(k).alias(f"{col}_{k}") for k in hq_feats])
-        lf = lf.join(part, on=["__e", col], how="left", maintain_order="left")
-    # a party's headquarters test: True if any party (or the ultimate parent) is in the set; False
-    # only when the consignee's and the ultimate parent's headquarters are known (and the end
-    # user's, when there is a separate end user); otherwise unknown
-    end_user_separate = pl.col("end_user_name").is_not_null() | pl.col("end_user_country").is_not_null()
-    known = (pl.col("consignee_hq_country").is_not_null() & pl.col("ultimate_parent_hq_country").is_not_null()
-             & (~end_user_separate | pl.col("end_user_hq_country").is_not_null()))
-    feats = []
-    for k in hq_feats:
-        cols = [pl.col(f"{c}_{k}").fill_null(False) for c in HQ_COLUMNS]
-        anyhit = reduce(lambda a, b: a | b, cols)
-        if k == "tier1":  # every party headquartered in Tier 1 (AIA)
-            every = reduce(lambda a, b: a & b, [pl.col(f"{c}_{k}") | pl.col(c).is_null() for c in HQ_COLUMNS])
-            feats.append(pl.when(known).then(every).alias("hq_tier1"))
-        else:
-            feats.append(pl.when(anyhit).then(True).when(known).then(False).alias(f"hq_{k}" if not k.endswith("_hq") else k))
-    lf = lf.with_columns(feats)
-    return lf, names
+        sets = _scopes(ep)
+        for k, code in enumerate(order):
+            c = canonical(code, ep.resolved)
+            masks[ep.index * n + k] = sum(1 << _bit_of(name) for name, members in sets.items() if c in members)
+            canon[ep.index * n + k] = c
+    position = {code: k for k, code in enumerate(order)}
+
+    def at(col: str) -> pl.Expr:
+        return pl.col("__e") * n + pl.col(col).replace_strict(position, default=None, return_dtype=pl.Int32)
+
+    lf = lf.with_columns(at("__dest_raw").alias("__di"), *[at(col).alias(f"__hi{k}") for k, col in enumerate(HQ_COLUMNS)])
+    return lf.with_columns(
+        _lookup(masks, pl.Int64, pl.col("__di")).alias("__dm"), _lookup(canon, pl.String, pl.col("__di")).alias("__dest"),
+        *[_lookup(masks, pl.Int64, pl.col(f"__hi{k}")).alias(f"__h{k}") for k in range(len(HQ_COLUMNS))],
+    )
+
+
+def dest(name: str) -> pl.Expr:
+    """Is the destination in the named set on the line's date? (null when the destination is unknown)"""
+    return (pl.col("__dm") & (1 << _bit_of(name))) != 0
+
+
+def hq(name: str) -> pl.Expr:
+    """Is any party (consignee, end user, ultimate parent) headquartered in the named set? True if
+    one is; False only when the consignee's and the ultimate parent's headquarters are known (and
+    the end user's, where there is a separate end user); otherwise unknown."""
+    bit = 1 << _bit_of(name)
+    hit = reduce(lambda a, b: a | b, [((pl.col(f"__h{k}") & bit) != 0).fill_null(False) for k in range(3)])
+    return pl.when(hit).then(True).when(_hq_known()).then(False)
+
+
+def hq_all(name: str) -> pl.Expr:
+    """Is every party given headquartered in the named set? (null unless the headquarters are known)"""
+    bit = 1 << _bit_of(name)
+    every = reduce(lambda a, b: a & b, [((pl.col(f"__h{k}") & bit) != 0) | pl.col(c).is_null() for k, c in enumerate(HQ_COLUMNS)])
+    return pl.when(_hq_known()).then(every)
+
+
+def _hq_known() -> pl.Expr:
+    separate_end_user = pl.col("end_user_name").is_not_null() | pl.col("end_user_country").is_not_null()
+    return (pl.col("consignee_hq_country").is_not_null() & pl.col("ultimate_parent_hq_country").is_not_null()
+            & (~separate_end_user | pl.col("end_user_hq_country").is_not_null()))
+
+
+# --- facts about items: classified once per item and epoch --------------------------------------
+
+
+@dataclass
+class Items:
+    table: pl.DataFrame  # (__e, item) -> __item_id, control, __family, __tpp, __dram_bw, __datacenter, __le, __recs
+    texts: dict[tuple[int, int], tuple[str, str, str, str]]  # (epoch, item id) -> classification finding (citation, en, zh, fact)
+    unconfirmed: dict[tuple[int, int], list[str]]
+    missing: dict[tuple[int, int], str]
+
+
+def _classify_items(tx: pl.DataFrame, epochs: list[Epoch], rulebook: Rulebook, specs: pl.DataFrame | None, source: str) -> Items:
+    frame, meta = _item_specs(tx, specs, source)
+    parts: list[dict[str, Any]] = []
+    texts: dict[tuple[int, int], tuple[str, str, str, str]] = {}
+    unconf: dict[tuple[int, int], list[str]] = {}
+    missing: dict[tuple[int, int], str] = {}
+    if frame is not None:
+        wanted = list(meta)
+        ids = {item: k for k, item in enumerate(wanted)}
+        spec_cols = frame.filter(pl.col("id").is_in(wanted)).select("id", "memory_bw_gbps", "datacenter")
+        by_rules: dict[str, pl.DataFrame] = {}  # epochs whose classification rules are the same share one run
+        for ep in epochs:
+            sig = _classification_signature(ep.resolved)
+            if sig not in by_rules:
+                by_rules[sig] = classify_frame(frame, rulebook, ep.day, source, explain=False).filter(pl.col("id").is_in(wanted))
+            res = by_rules[sig]
+            z = ep.resolved["eccn_z_paragraphs"].version
+            a_z = {p.a_tier for p in z.z_paragraphs} if z else set()
+            b_z = {p.b_tier for p in z.z_paragraphs} if z else set()
+            for row in res.join(spec_cols, on="id", how="left").iter_rows(named=True):
+                item = row["id"]
+                key = (ep.index, ids[item])
+                label = meta[item].get("name") or item
+                r0 = row["reasons"][0] if row["reasons"] else {"citation": "", "text_en": "", "text_zh": "", "fact": "P"}
+                texts[key] = (r0["citation"], f"Classification of {label}: {row['control']} under {row['rule_version']} — {r0['text_en']}",
+                              f"{label} 的归类：{row['control']}（{row['rule_version']}）— {r0['text_zh']}", r0["fact"])
+                unconf[key] = list(row["unconfirmed"])
+                missing[key] = ", ".join(row["missing"])
+                recs = sum(1 << i for i, rec in enumerate(ep.records) if _matches(rec, meta[item], item))
+                le = sum(1 << k for k, code in enumerate(LE_CODES) if code in row["license_exceptions"])
+                parts.append({"__e": ep.index, "item": item, "__item_id": ids[item], "control": row["control"],
+                              "__family": _family(row["control"], a_z, b_z), "__tpp": row["tpp"], "__dram_bw": row["memory_bw_gbps"],
+                              "__datacenter": row["datacenter"], "__le": le, "__recs": recs})
+    schema = {"__e": pl.Int32, "item": pl.String, "__item_id": pl.Int32, "control": pl.String, "__family": pl.String,
+              "__tpp": pl.Float64, "__dram_bw": pl.Float64, "__datacenter": pl.Boolean, "__le": pl.Int64, "__recs": pl.Int64}
+    return Items(pl.DataFrame(parts, schema=schema), texts, unconf, missing)
+
+
+LE_CODES = ("NAC", "NAC/ACA", "HBM")
+CLASSIFICATION_INSTRUMENTS = ("eccn_3a090", "eccn_4a090", "eccn_z_paragraphs", "tpp_metric")
+
+
+def _classification_signature(resolved: Resolved) -> str:
+    """What classification depends on, on a date: the resolved classification instruments (the
+    country groups and licensing rules do not change a classification)."""
+    return "|".join(resolved[i].content_hash for i in CLASSIFICATION_INSTRUMENTS)
 
 
 def _item_specs(tx: pl.DataFrame, specs: pl.DataFrame | None, source: str) -> tuple[pl.DataFrame | None, dict[str, dict[str, str]]]:
@@ -238,42 +356,20 @@ def _item_specs(tx: pl.DataFrame, specs: pl.DataFrame | None, source: str) -> tu
     return frame.with_columns(pl.int_range(1, pl.len() + 1).alias("__row")), meta
 
 
-def _join_items(lf: pl.LazyFrame, tx: pl.DataFrame, epochs: list[Epoch], rulebook: Rulebook, specs: pl.DataFrame | None,
-                source: str, texts: dict) -> pl.LazyFrame:
-    frame, meta = _item_specs(tx, specs, source)
-    parts = []
-    if frame is not None:
-        wanted = set(meta)
-        for ep in epochs:
-            res = classify_frame(frame, rulebook, ep.day, source, explain=False).filter(pl.col("id").is_in(list(wanted)))
-            z = ep.resolved["eccn_z_paragraphs"].version
-            a_z = {p.a_tier for p in z.z_paragraphs} if z else set()
-            b_z = {p.b_tier for p in z.z_paragraphs} if z else set()
-            spec_cols = frame.filter(pl.col("id").is_in(list(wanted))).select("id", "memory_bw_gbps", "datacenter")
-            res = res.join(spec_cols, on="id", how="left")
-            for row in res.iter_rows(named=True):
-                item = row["id"]
-                m = meta[item]
-                code = f"cls|{ep.index}|{item}"
-                r0 = row["reasons"][0] if row["reasons"] else {"citation": "", "text_en": "", "text_zh": "", "fact": "P"}
-                label = m.get("name") or item
-                texts[code] = (r0["citation"],
-                               f"Classification of {label}: {row['control']} under {row['rule_version']} — {r0['text_en']}",
-                               f"{label} 的归类：{row['control']}（{row['rule_version']}）— {r0['text_zh']}",
-                               r0["fact"], "info")
-                recs = [i for i, rec in enumerate(_all_records(ep)) if _matches(rec, m, item)]
-                parts.append({
-                    "__e": ep.index, "item": item, "control": row["control"], "__family": _family(row["control"], a_z, b_z),
-                    "__tpp": row["tpp"], "__dram_bw": row["memory_bw_gbps"], "__datacenter": row["datacenter"],
-                    "__le": SEP.join(row["license_exceptions"]), "__cls_missing": ", ".join(row["missing"]),
-                    "__cls_code": code, "__rule_version": row["rule_version"],
-                    "__recs": SEP.join(str(i) for i in recs), "__unconf": SEP.join(row["unconfirmed"]),
-                })
-    schema = {"__e": pl.Int32, "item": pl.String, "control": pl.String, "__family": pl.String, "__tpp": pl.Float64,
-              "__dram_bw": pl.Float64, "__datacenter": pl.Boolean, "__le": pl.String, "__cls_missing": pl.String,
-              "__cls_code": pl.String, "__rule_version": pl.String, "__recs": pl.String, "__unconf": pl.String}
-    table = pl.DataFrame(parts, schema=schema).lazy()
-    lf = lf.join(table, on=["__e", "item"], how="left", maintain_order="left")
+def _join_items(lf: pl.LazyFrame, items: Items, n_epochs: int) -> pl.LazyFrame:
+    t = items.table
+    names = list(dict.fromkeys(t["item"].to_list()))
+    position = {name: k for k, name in enumerate(names)}
+    n = max(len(names), 1)
+    at = pl.col("__e") * n + pl.col("item").replace_strict(position, default=None, return_dtype=pl.Int32)
+    slots = [e * n + position[i] for e, i in zip(t["__e"].to_list(), t["item"].to_list(), strict=True)]
+    cols = []
+    for col in ("__item_id", "control", "__family", "__tpp", "__dram_bw", "__datacenter", "__le", "__recs"):
+        values: list[Any] = [None] * (n_epochs * n)
+        for slot, v in zip(slots, t[col].to_list(), strict=True):
+            values[slot] = v
+        cols.append(_lookup(values, t.schema[col], pl.col("__ii")).alias(col))
+    lf = lf.with_columns(at.alias("__ii")).with_columns(cols)
     # no item: the ECCN given stands in for the classification
     eccn = pl.col("eccn")
     from_eccn = (pl.when(eccn.is_null()).then(None)
@@ -307,332 +403,400 @@ def _matches(rec: Record, item_meta: Mapping[str, str], item: str) -> bool:
     return any(p.lower() in names for p in rec.products)
 
 
+# --- declared codes (end use, list status) as bit masks -----------------------------------------
+
+EU_CODES = ("datacenter", "ai_training", "ai_inference", "commercial", "research", "military", "military_intelligence",
+            "military_end_user", "wmd", "nuclear", "missile", "chemical_biological", "supercomputer", "advanced_node_ic_production",
+            "unknown")
+PARTY_CODES = ("none", "entity_list", "entity_list_fn1", "entity_list_fn4", "meu", "dpl", "uvl", "sdn")
+
+
+def _with_codes(lf: pl.LazyFrame, tx: pl.DataFrame, items: Items) -> pl.LazyFrame:
+    def masks(col: str, vocab: tuple[str, ...]) -> pl.Expr:
+        table = {}
+        for v in tx[col].drop_nulls().unique().to_list():
+            codes = {c.strip() for c in v.replace(",", ";").split(";")}
+            table[v] = sum(1 << k for k, c in enumerate(vocab) if c in codes)
+        return pl.col(col).replace_strict(table, default=None, return_dtype=pl.Int64)
+
+    return lf.with_columns(masks("end_use", EU_CODES).alias("__eu"), masks("party_list_status", PARTY_CODES).alias("__pl"))
+
+
+def eu(*codes: str) -> pl.Expr:
+    return (pl.col("__eu") & sum(1 << EU_CODES.index(c) for c in codes)) != 0
+
+
+def party(*codes: str) -> pl.Expr:
+    return ((pl.col("__pl") & sum(1 << PARTY_CODES.index(c) for c in codes)) != 0).fill_null(False)
+
+
+def item_le(*codes: str) -> pl.Expr:
+    return ((pl.col("__le") & sum(1 << LE_CODES.index(c) for c in codes)) != 0).fill_null(False)
+
+
+def item_rec(i: int) -> pl.Expr:
+    return ((pl.col("__recs") & (1 << i)) != 0).fill_null(False)
+
+
 # --- the steps ----------------------------------------------------------------------------------
 
 
-def _per_epoch(epochs: list[Epoch], value: Any, dtype: pl.DataType = pl.Boolean) -> pl.Expr:
-    """A column whose value depends only on the epoch: `value(epoch)` for each."""
-    mapping = {ep.index: value(ep) for ep in epochs}
-    return pl.col("__e").replace_strict(mapping, default=None, return_dtype=dtype)
+@dataclass
+class Plan:
+    """The epochs, the items, and the registry of findings / missing facts / conditions: each is a
+    bit in a per-line mask, turned into text once per distinct answer (see _render)."""
+
+    epochs: list[Epoch]
+    items: Items
+    enforce: bool
+    findings: list[tuple[str, str]] = field(default_factory=list)  # (key, effect) per bit
+    finding_conds: list[pl.Expr] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    missing_conds: list[pl.Expr] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    condition_conds: list[pl.Expr] = field(default_factory=list)
+
+    def finding(self, cond: pl.Expr, key: str, effect: str) -> None:
+        self.findings.append((key, effect))
+        self.finding_conds.append(cond)
+
+    def lack(self, cond: pl.Expr, what: str) -> None:
+        self.missing.append(what)
+        self.missing_conds.append(cond)
+
+    def condition(self, cond: pl.Expr, what: str) -> None:
+        self.conditions.append(what)
+        self.condition_conds.append(cond)
+
+    @property
+    def n_records(self) -> int:
+        return max((len(ep.records) for ep in self.epochs), default=0)
 
 
-def _has(key: str, epochs: list[Epoch]) -> pl.Expr:
-    return _per_epoch(epochs, lambda ep: ep.has(key))
+def _mask(conds: list[pl.Expr]) -> pl.Expr:
+    if len(conds) > 63:
+        raise ValueError("more than 63 flags in one mask")
+    if not conds:
+        return pl.lit(0, dtype=pl.Int64)
+    return pl.sum_horizontal([pl.when(c.fill_null(False)).then(pl.lit(1 << k, dtype=pl.Int64)).otherwise(pl.lit(0, dtype=pl.Int64))
+                              for k, c in enumerate(conds)])
 
 
-def _finding(epochs: list[Epoch], key: str, texts: dict, effect: str) -> pl.Expr:
-    """The finding code of provision `key` in the row's epoch (its version id and key)."""
-    for ep in epochs:
-        if ep.has(key):
-            rule, prov = ep.provisions[key]
-            texts[rule] = (prov.citation.text(), prov.text_en, prov.text_zh, prov.fact, effect)
-    return _per_epoch(epochs, lambda ep: ep.rule(key) if ep.has(key) else None, pl.String)
-
-
-def _contains(col: str, *codes: str) -> pl.Expr:
-    padded = pl.concat_str([pl.lit(SEP), pl.col(col).str.replace_all(";", SEP, literal=True), pl.lit(SEP)])
-    return pl.any_horizontal([padded.str.contains(SEP + c + SEP, literal=True) for c in codes])
-
-
-def _decide(lf: pl.LazyFrame, epochs: list[Epoch], enforce: bool, texts: dict) -> pl.LazyFrame:
+def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     C = pl.col
-    F = lambda key, effect: _finding(epochs, key, texts, effect)  # noqa: E731
+    enforce = plan.enforce
     fam = C("__family")
     ac_ab = fam.is_in(["a", "b", "z", "ac"])
-    dest_known = C("__dest").is_not_null()
     to_us = C("__dest") == "US"
 
-    # 1. jurisdiction -------------------------------------------------------------------------
+    # 1. jurisdiction ---------------------------------------------------------------------------
     origin = C("item_origin")
     in_us = C("from_country") == "US"
     foreign = origin.is_in(["foreign_made", "foreign_direct_product"])
-    threshold = pl.when(C("dest_e_groups")).then(_per_epoch(epochs, lambda ep: ep.param("jurisdiction", "de_minimis_pct_e"), pl.Float64)) \
-        .otherwise(_per_epoch(epochs, lambda ep: ep.param("jurisdiction", "de_minimis_pct"), pl.Float64))
+    threshold = pl.when(dest("e_groups")).then(C("ep_de_min_e")).otherwise(C("ep_de_min"))
     de_min = foreign & (C("us_content_pct") > threshold)
-    fdp_reach = C("dest_dest_scope") | C("hq_hq_scope")
+    fdp_reach = dest("dest_scope") | hq("hq_scope")
     if enforce:  # the Diffusion rule made 734.9(h) reach every destination (codified, not enforced)
-        fdp_reach = fdp_reach | (_has("ai_diffusion_2025.worldwide", epochs) & (fam == "a"))
-    fdp_ac = (origin == "foreign_direct_product") & (ac_ab | (fam == "c")) & fdp_reach
-    fdp_fn1 = (origin == "foreign_direct_product") & _contains("party_list_status", "entity_list_fn1")
-    fdp_fn4 = (origin == "foreign_direct_product") & _contains("party_list_status", "entity_list_fn4")
+        fdp_reach = fdp_reach | (C("ep_diffusion") & (fam == "a"))
+    fdp = origin == "foreign_direct_product"
+    fdp_ac = fdp & (ac_ab | (fam == "c")) & fdp_reach
+    fdp_fn1 = fdp & party("entity_list_fn1")
+    fdp_fn4 = fdp & party("entity_list_fn4")
     subject = in_us | (origin == "us_origin") | fdp_ac | fdp_fn1 | fdp_fn4 | de_min
-    lf = lf.with_columns(subject.alias("__subject"), de_min.alias("__de_min"), fdp_ac.alias("__fdp_ac"),
-                         fdp_fn1.alias("__fdp_fn1"), fdp_fn4.alias("__fdp_fn4"), in_us.alias("__in_us"))
+    lf = lf.with_columns(subject.alias("__subject"), in_us.alias("__in_us"), hq("hq_scope").alias("__hq5"),
+                         hq_all("tier1").alias("__hq_t1"))
     S = C("__subject").fill_null(False)
+    hq5 = C("__hq5")
 
-    # 3. destination and headquarters (advanced computing) --------------------------------------
-    hq_active = _has("ac_licensing.hq_rule", epochs)
-    hq_req = hq_active & C("hq_hq_scope") & ~to_us
-    dest_req = C("dest_dest_scope")
+    # 3. destination and headquarters (advanced computing) ----------------------------------------
+    dest_req = dest("dest_scope")
+    hq_req = C("ep_hq_rule") & hq5 & ~to_us
     scope_ab = dest_req | hq_req
-    hbm_req = _has("ac_licensing.hbm_scope", epochs) & (C("dest_hbm_scope") | (C("hq_hq_scope") & ~to_us))
+    hbm_req = C("ep_hbm") & (dest("hbm_scope") | (hq5 & ~to_us))
+    unknown_class = fam.is_in(["indeterminate"]) | fam.is_null()
     ac_req = (pl.when(ac_ab).then(scope_ab)
               .when(fam == "c").then(hbm_req)
-              .when(fam == "indeterminate").then(pl.when((scope_ab | hbm_req).fill_null(True)).then(None).otherwise(False))
-              .when(fam.is_null()).then(pl.when((scope_ab | hbm_req).fill_null(True)).then(None).otherwise(False))
+              .when(unknown_class).then(pl.when((scope_ab | hbm_req).fill_null(True)).then(None).otherwise(False))
               .when(fam == "other").then(None)
               .otherwise(False))
-    diffusion = _has("ai_diffusion_2025.worldwide", epochs) & (fam == "a") & ~to_us
-    diff_req = diffusion if enforce else pl.lit(False)
-    tier1 = C("dest_tier1")
-    tier3 = C("dest_tier3")
-    letters = []
-    for i in range(max((len(_all_records(ep)) for ep in epochs), default=0)):
-        mine = _contains("__recs", str(i))
-        hit = mine & (C(f"dest_rec{i}_dest").fill_null(False) | C(f"rec{i}_hq").fill_null(False))
-        letters.append((i, hit, mine))
-    lf = lf.with_columns(ac_req.alias("__ac_req"), diff_req.alias("__diff_req"), dest_req.alias("__dest_req"), hq_req.alias("__hq_req"))
+    diffusion = C("ep_diffusion") & (fam == "a") & ~to_us.fill_null(False)
+    lf = lf.with_columns(ac_req.alias("__ac_req"), (diffusion if enforce else pl.lit(False)).alias("__diff_req"),
+                         dest_req.alias("__dest_req"), hq_req.alias("__hq_req"), diffusion.alias("__diffusion"))
+    tier1, tier3 = dest("tier1"), dest("tier3")
 
-    # 4. end use and embargo ------------------------------------------------------------------
-    eu = C("end_use")
-    eu_unknown = eu.is_null() | _contains("end_use", "unknown")
-    wmd = _contains("end_use", "wmd", "nuclear", "missile", "chemical_biological")
-    mil_intel = _contains("end_use", "military_intelligence") & C("dest_mil_intel")
-    military = _contains("end_use", "military", "military_end_user") & C("dest_military")
-    supercomputer = _has("ac_licensing.end_use_supercomputer", epochs) & _contains("end_use", "supercomputer") & (dest_req | hq_req)
-    ic_prod = _has("ac_licensing.end_use_ic_production", epochs) & _contains("end_use", "advanced_node_ic_production") & C("dest_ic_prod")
-    embargo = C("dest_embargo")
-
-    # 5. parties -------------------------------------------------------------------------------
-    pls = C("party_list_status")
-    listed = _contains("party_list_status", "entity_list", "entity_list_fn1", "entity_list_fn4")
-    meu = _contains("party_list_status", "meu")
-    uvl = _contains("party_list_status", "uvl")
-    dpl = _contains("party_list_status", "dpl")
-    sdn = _contains("party_list_status", "sdn")
-    list_unknown = pls.is_null()
-
-    gp10 = pl.lit(False)
+    # "is informed" letters and guidance: record i applies to the items it names
     letter_req = pl.lit(False)
-    rec_kinds = {}
-    for ep in epochs:
-        for i, rec in enumerate(_all_records(ep)):
-            rec_kinds[i] = rec.effect
-            texts[rec.id] = (rec.citation.text(), rec.text_en, rec.text_zh, rec.fact, rec.effect)
-    for i, hit, mine in letters:
-        if rec_kinds.get(i) == "prohibited":
-            gp10 = gp10 | mine.fill_null(False)
+    gp10 = pl.lit(False)
+    rec_hits = []
+    for i in range(plan.n_records):
+        effects = {ep.records[i].effect for ep in plan.epochs if i < len(ep.records)}
+        mine = item_rec(i)
+        if effects == {"prohibited"}:
+            hit = mine
+            gp10 = gp10 | hit
         else:
-            letter_req = letter_req | hit.fill_null(False)
-    hard = (listed | meu | wmd.fill_null(False) | mil_intel.fill_null(False) | military.fill_null(False) | supercomputer.fill_null(False)
-            | ic_prod.fill_null(False) | embargo.fill_null(False) | letter_req)
-    lf = lf.with_columns(hard.fill_null(False).alias("__hard"), (dpl | sdn | gp10).fill_null(False).alias("__prohibited"),
-                         listed.fill_null(False).alias("__listed"), uvl.fill_null(False).alias("__uvl"), eu_unknown.alias("__eu_unknown"),
-                         list_unknown.alias("__list_unknown"), gp10.alias("__gp10"), letter_req.alias("__letter"),
-                         wmd.fill_null(False).alias("__wmd"), mil_intel.fill_null(False).alias("__mil_intel"),
-                         military.fill_null(False).alias("__military"), supercomputer.fill_null(False).alias("__supercomputer"),
-                         ic_prod.fill_null(False).alias("__ic_prod"), embargo.fill_null(False).alias("__embargo"),
-                         meu.fill_null(False).alias("__meu"), sdn.fill_null(False).alias("__sdn"), dpl.fill_null(False).alias("__dpl"))
+            hit = mine & (dest(f"rec{i}_dest").fill_null(False) | hq(f"rec{i}_hq").fill_null(False))
+            letter_req = letter_req | hit
+        rec_hits.append(hit)
 
-    # 6. exceptions ----------------------------------------------------------------------------
-    d5m = C("dest_d5m") | C("hq_hq_scope")
-    nac_item = _contains("__le", "NAC", "NAC/ACA")
-    no_le = C("__listed") | C("__uvl") | C("__hard")
-    has_aca = _has("ac_licensing.le_aca", epochs)
-    has_nac = _has("ac_licensing.le_nac", epochs)
+    # 4. end use and embargo; 5. parties ---------------------------------------------------------
+    eu_unknown = C("__eu").is_null() | eu("unknown")
+    wmd = eu("wmd", "nuclear", "missile", "chemical_biological").fill_null(False)
+    mil_intel = (eu("military_intelligence") & dest("mil_intel")).fill_null(False)
+    military = (eu("military", "military_end_user") & dest("military")).fill_null(False)
+    supercomputer = (C("ep_supercomputer") & eu("supercomputer") & (dest_req | hq_req)).fill_null(False)
+    ic_prod = (C("ep_ic_prod") & eu("advanced_node_ic_production") & dest("ic_prod")).fill_null(False)
+    embargo = dest("embargo").fill_null(False)
+    listed = party("entity_list", "entity_list_fn1", "entity_list_fn4")
+    list_unknown = C("__pl").is_null()
+    hard = listed | party("meu") | wmd | mil_intel | military | supercomputer | ic_prod | embargo | letter_req
+    pod_hard = party("meu") | wmd | mil_intel | military | supercomputer | ic_prod | embargo
+    lf = lf.with_columns(hard.alias("__hard"), (party("dpl", "sdn") | gp10).alias("__prohibited"), eu_unknown.alias("__eu_unknown"),
+                         pod_hard.alias("__pod_hard"))
+
+    # 6. exceptions --------------------------------------------------------------------------------
+    d5m = dest("d5m") | hq5
+    nac_item = item_le("NAC", "NAC/ACA")
+    no_le = listed | party("uvl") | C("__hard")
     baseline_le = (pl.when(~C("__ac_req").fill_null(False) | no_le).then(None)
-                   .when((fam == "c") & _contains("__le", "HBM") & _has("ac_licensing.le_hbm", epochs)).then(pl.lit("HBM"))
-                   .when(~(ac_ab & nac_item & has_nac)).then(None)
-                   .when(~has_aca).then(pl.lit("NAC"))
-                   .when((C("kind") == "transfer") & C("dest_d5m")).then(pl.lit("ACA"))
+                   .when((fam == "c") & item_le("HBM") & C("ep_le_hbm")).then(pl.lit("HBM"))
+                   .when(~(ac_ab & nac_item & C("ep_le_nac"))).then(None)
+                   .when(~C("ep_le_aca")).then(pl.lit("NAC"))
+                   .when((C("kind") == "transfer") & dest("d5m")).then(pl.lit("ACA"))
                    .when(d5m).then(pl.lit("NAC"))
                    .when(d5m.is_null()).then(pl.lit("?"))
                    .otherwise(pl.lit("ACA")))
-    lpp_limit = _per_epoch(epochs, lambda ep: ep.param("ai_diffusion_2025", "lpp_tpp_per_year"), pl.Float64)
-    lpp_fits = (C("consignee_year_tpp") + C("quantity") * C("__tpp")) <= lpp_limit
+    lpp_fits = (C("consignee_year_tpp") + C("quantity") * C("__tpp")) <= C("ep_lpp_limit")
     diff_le = (pl.when(~C("__diff_req") | C("__ac_req").fill_null(False) | no_le).then(None)
                .when(tier3).then(None)
-               .when(tier1).then(pl.when(C("hq_tier1")).then(pl.lit("AIA")).when(C("hq_tier1").is_null()).then(pl.lit("?")))
+               .when(tier1).then(pl.when(C("__hq_t1")).then(pl.lit("AIA")).when(C("__hq_t1").is_null()).then(pl.lit("?")))
                .when(nac_item & ~C("__datacenter").fill_null(True)).then(pl.lit("ACA"))
                .when(lpp_fits).then(pl.lit("LPP"))
                .when(lpp_fits.is_null()).then(pl.lit("?")))
     lf = lf.with_columns(pl.coalesce(baseline_le, diff_le).alias("__le_code"), lpp_fits.alias("__lpp_fits"))
 
-    # 7. review policy (rank: 1 approval, 2 case by case, 3 denial; 0 = none or unknown) --------
-    line = (_has("ac_licensing.rp_line_2026", epochs) & (C("kind") == "export") & C("__in_us") & C("dest_line_2026")
-            & (C("__tpp") < _per_epoch(epochs, lambda ep: ep.param("ac_licensing", "review_line_tpp"), pl.Float64))
-            & (C("__dram_bw") < _per_epoch(epochs, lambda ep: ep.param("ac_licensing", "review_line_dram_bw"), pl.Float64)))
-    graded = _has("ac_licensing.rp_d1_d4", epochs)
-    ac_rank = (pl.when(~graded).then(3)
-               .when(C("dest_d5m")).then(pl.when(line.fill_null(False)).then(2).otherwise(3))
-               .when(C("__dest_req").fill_null(False)).then(pl.when(C("hq_hq_scope")).then(3).when(C("hq_hq_scope").is_null()).then(0).otherwise(1))
+    # 7. review policy (rank: 1 approval, 2 case by case, 3 denial; 0 = none or unknown) ------------
+    line = (C("ep_line") & (C("kind") == "export") & C("__in_us") & dest("line_2026")
+            & (C("__tpp") < C("ep_line_tpp")) & (C("__dram_bw") < C("ep_line_bw")))
+    ac_rank = (pl.when(~C("ep_graded")).then(3)
+               .when(dest("d5m")).then(pl.when(line.fill_null(False)).then(2).otherwise(3))
+               .when(C("__dest_req").fill_null(False)).then(pl.when(hq5).then(3).when(hq5.is_null()).then(0).otherwise(1))
                .when(C("__hq_req").fill_null(False)).then(2)
                .when(C("__diff_req")).then(pl.when(tier1).then(1).when(tier3).then(3).otherwise(2))
                .otherwise(0))
     el_rank = C("party_list_policy").replace_strict({p: i + 1 for i, p in enumerate(POLICIES)}, default=0, return_dtype=pl.Int32)
-    pod_hard = C("__meu") | C("__wmd") | C("__mil_intel") | C("__military") | C("__supercomputer") | C("__ic_prod") | C("__embargo")
-    rank = pl.max_horizontal(
-        pl.when(C("__ac_req").fill_null(False) | C("__diff_req")).then(ac_rank).otherwise(0),
-        pl.when(C("__listed")).then(el_rank).otherwise(0),
-        pl.when(pod_hard).then(3).otherwise(0),
-    )
-    lf = lf.with_columns(rank.alias("__rank"), line.alias("__line"))
-
-    # the verdict --------------------------------------------------------------------------------
     lic_ac = C("__ac_req") | C("__diff_req")
+    rank = pl.max_horizontal(pl.when(lic_ac.fill_null(False)).then(ac_rank).otherwise(0), pl.when(listed).then(el_rank).otherwise(0),
+                             pl.when(C("__pod_hard")).then(3).otherwise(0))
+    lf = lf.with_columns(rank.alias("__rank"), line.fill_null(False).alias("__line"))
+
+    # the verdict ----------------------------------------------------------------------------------
     code = C("__le_code")
     verdict = (pl.when(C("__prohibited")).then(pl.lit("prohibited"))
                .when(C("__subject") == False).then(pl.lit("not_subject_to_ear"))  # noqa: E712
                .when(C("__subject").is_null()).then(pl.lit("indeterminate"))
                .when(C("__hard")).then(pl.lit("license_required"))
                .when(lic_ac.fill_null(False) & (no_le | code.is_null())).then(pl.lit("license_required"))
-               .when(lic_ac.is_null() | C("__eu_unknown") | C("__list_unknown") | (code == "?")).then(pl.lit("indeterminate"))
-               .when(lic_ac & code.is_in(["NAC"])).then(pl.lit("notification_required"))
+               .when(lic_ac.is_null() | C("__eu_unknown") | list_unknown | (code == "?")).then(pl.lit("indeterminate"))
+               .when(lic_ac & (code == "NAC")).then(pl.lit("notification_required"))
                .when(lic_ac & code.is_not_null()).then(pl.lit("license_exception"))
                .otherwise(pl.lit("no_license_required")))
     lf = lf.with_columns(verdict.alias("verdict"))
-    wait = _per_epoch(epochs, lambda ep: ep.param("ac_licensing", "nac_wait_days"), pl.Float64).cast(pl.Int64)
     lf = lf.with_columns(
         pl.when(C("verdict").is_in(["license_exception", "notification_required"])).then(code).alias("license_exception"),
         pl.when(C("verdict") == "license_required").then(
             C("__rank").replace_strict({1: POLICIES[0], 2: POLICIES[1], 3: POLICIES[2]}, default=None, return_dtype=pl.String)
         ).alias("review_policy"),
         pl.when(C("verdict") == "notification_required").then(
-            pl.coalesce("notification_date", "__date") + pl.duration(days=wait)).alias("earliest_ship_date"),
+            pl.coalesce("notification_date", "__date") + pl.duration(days=C("ep_wait_days").cast(pl.Int64))).alias("earliest_ship_date"),
     )
 
-    # the findings, in pipeline order, as codes (texts are looked up once per distinct list) ----
-    items: list[tuple[pl.Expr, pl.Expr]] = []
-
-    def add(cond: pl.Expr, key: str, effect: str) -> None:
-        items.append((cond, F(key, effect)))
-
-    add(C("__subject").is_null(), "jurisdiction.origin_unknown", "indeterminate")
+    # the findings, in pipeline order ------------------------------------------------------------
+    add = plan.finding
+    sub = C("__subject")
+    notus = ~C("__in_us").fill_null(False)
+    add(sub.is_null(), "jurisdiction.origin_unknown", "indeterminate")
     add(C("__in_us").fill_null(False), "jurisdiction.in_us", "subject")
-    add(~C("__in_us").fill_null(False) & (origin == "us_origin").fill_null(False), "jurisdiction.us_origin", "subject")
-    add(~C("__in_us").fill_null(False) & C("__fdp_ac").fill_null(False), "jurisdiction.fdp_ac", "subject")
-    add(C("__fdp_fn1").fill_null(False), "jurisdiction.fdp_el_fn1", "subject")
-    add(C("__fdp_fn4").fill_null(False), "jurisdiction.fdp_el_fn4", "subject")
-    add(C("__de_min").fill_null(False), "jurisdiction.de_minimis", "subject")
-    add(C("__subject") == False, "jurisdiction.not_subject", "not_subject_to_ear")  # noqa: E712
-    items.append((C("__cls_code").is_not_null(), C("__cls_code")))
-    add(S & ac_ab & C("__dest_req").fill_null(False), "ac_licensing.dest_scope", "license_required")
-    add(S & ac_ab & C("__hq_req").fill_null(False), "ac_licensing.hq_rule", "license_required")
-    add(S & (fam == "c") & C("__ac_req").fill_null(False), "ac_licensing.hbm_scope", "license_required")
-    add(S & diffusion & pl.lit(not enforce), "ai_diffusion_2025.not_enforced", "info")
+    add(notus & (origin == "us_origin"), "jurisdiction.us_origin", "subject")
+    add(notus & fdp_ac, "jurisdiction.fdp_ac", "subject")
+    add(fdp_fn1, "jurisdiction.fdp_el_fn1", "subject")
+    add(fdp_fn4, "jurisdiction.fdp_el_fn4", "subject")
+    add(de_min, "jurisdiction.de_minimis", "subject")
+    add(sub == False, "jurisdiction.not_subject", "not_subject_to_ear")  # noqa: E712
+    add(C("__item_id").is_not_null(), "cls", "info")
+    add(S & ac_ab & C("__dest_req"), "ac_licensing.dest_scope", "license_required")
+    add(S & ac_ab & C("__hq_req"), "ac_licensing.hq_rule", "license_required")
+    add(S & (fam == "c") & C("__ac_req"), "ac_licensing.hbm_scope", "license_required")
     if enforce:
         add(S & C("__diff_req"), "ai_diffusion_2025.worldwide", "license_required")
-        add(S & C("__diff_req") & tier1.fill_null(False), "ai_diffusion_2025.tier1", "info")
-        add(S & C("__diff_req") & tier3.fill_null(False), "ai_diffusion_2025.tier3", "info")
-    for i, hit, _ in letters:
-        for ep in epochs:
-            recs = _all_records(ep)
-            if i < len(recs) and recs[i].effect == "license_required":
-                items.append((S & hit.fill_null(False) & (C("__e") == ep.index), pl.lit(recs[i].id)))
-            elif i < len(recs):
-                items.append((C("__gp10") & _contains("__recs", str(i)) & (C("__e") == ep.index), pl.lit(recs[i].id)))
+        add(S & C("__diff_req") & tier1, "ai_diffusion_2025.tier1", "info")
+        add(S & C("__diff_req") & tier3, "ai_diffusion_2025.tier3", "info")
+    else:
+        add(S & C("__diffusion"), "ai_diffusion_2025.not_enforced", "info")
+    for i, hit in enumerate(rec_hits):
+        add((S | C("__prohibited")) & hit, f"rec:{i}", "record")
     add(S & C("__eu_unknown") & ~C("__hard"), "end_use_controls.end_use_unknown", "indeterminate")
-    add(S & C("__wmd"), "end_use_controls.wmd", "license_required")
-    add(S & C("__mil_intel"), "end_use_controls.military_intelligence", "license_required")
-    add(S & C("__military"), "end_use_controls.military", "license_required")
-    add(S & C("__supercomputer"), "ac_licensing.end_use_supercomputer", "license_required")
-    add(S & C("__ic_prod"), "ac_licensing.end_use_ic_production", "license_required")
-    add(S & C("__embargo"), "end_use_controls.embargo", "license_required")
-    add(C("__list_unknown"), "end_use_controls.list_unknown", "indeterminate")
-    add(S & C("__listed"), "end_use_controls.entity_list", "license_required")
-    add(S & C("__meu"), "end_use_controls.meu", "license_required")
-    add(S & C("__uvl"), "end_use_controls.uvl", "condition")
-    add(C("__dpl"), "end_use_controls.dpl", "prohibited")
-    add(C("__sdn"), "end_use_controls.sdn", "prohibited")
-    add(S & lic_ac.fill_null(False) & no_le & (ac_ab | (fam == "c")), "ac_licensing.le_not_for_listed", "info")
-    add(C("license_exception") == "NAC", "ac_licensing.le_nac", "notification_required")
-    add((C("license_exception") == "ACA") & ~C("__diff_req"), "ac_licensing.le_aca", "license_exception")
-    add((C("license_exception") == "ACA") & C("__diff_req"), "ai_diffusion_2025.le_aca_tier2", "license_exception")
-    add(C("license_exception") == "HBM", "ac_licensing.le_hbm", "license_exception")
-    add(C("license_exception") == "AIA", "ai_diffusion_2025.le_aia", "license_exception")
-    add(C("license_exception") == "LPP", "ai_diffusion_2025.le_lpp", "license_exception")
-    add(C("__diff_req") & ~C("__ac_req").fill_null(False) & (C("__lpp_fits") == False) & ~tier1.fill_null(False), "ai_diffusion_2025.lpp_exhausted",  # noqa: E712
+    add(S & wmd, "end_use_controls.wmd", "license_required")
+    add(S & mil_intel, "end_use_controls.military_intelligence", "license_required")
+    add(S & military, "end_use_controls.military", "license_required")
+    add(S & supercomputer, "ac_licensing.end_use_supercomputer", "license_required")
+    add(S & ic_prod, "ac_licensing.end_use_ic_production", "license_required")
+    add(S & embargo, "end_use_controls.embargo", "license_required")
+    add(list_unknown, "end_use_controls.list_unknown", "indeterminate")
+    add(S & listed, "end_use_controls.entity_list", "license_required")
+    add(S & party("meu"), "end_use_controls.meu", "license_required")
+    add(S & party("uvl"), "end_use_controls.uvl", "condition")
+    add(party("dpl"), "end_use_controls.dpl", "prohibited")
+    add(party("sdn"), "end_use_controls.sdn", "prohibited")
+    add(S & lic_ac & no_le & (ac_ab | (fam == "c")), "ac_licensing.le_not_for_listed", "info")
+    le = C("license_exception")
+    add(le == "NAC", "ac_licensing.le_nac", "notification_required")
+    add((le == "ACA") & ~C("__diff_req"), "ac_licensing.le_aca", "license_exception")
+    add((le == "ACA") & C("__diff_req"), "ai_diffusion_2025.le_aca_tier2", "license_exception")
+    add(le == "HBM", "ac_licensing.le_hbm", "license_exception")
+    add(le == "AIA", "ai_diffusion_2025.le_aia", "license_exception")
+    add(le == "LPP", "ai_diffusion_2025.le_lpp", "license_exception")
+    not_t1 = ~tier1.fill_null(False)
+    add(C("__diff_req") & ~C("__ac_req").fill_null(False) & (C("__lpp_fits") == False) & not_t1, "ai_diffusion_2025.lpp_exhausted",  # noqa: E712
         "license_required")
-    add(C("__diff_req") & (code == "?") & C("__lpp_fits").is_null() & ~tier1.fill_null(False), "ai_diffusion_2025.lpp_unknown", "indeterminate")
+    add(C("__diff_req") & (code == "?") & C("__lpp_fits").is_null() & not_t1, "ai_diffusion_2025.lpp_unknown", "indeterminate")
     lic = C("verdict") == "license_required"
-    acl = lic & (C("__ac_req").fill_null(False) | C("__diff_req"))
-    add(acl & ~graded, "ac_licensing.rp_scope", "policy")
-    add(acl & graded & C("dest_d5m").fill_null(False) & ~C("__line").fill_null(False), "ac_licensing.rp_scope", "policy")
-    add(acl & graded & C("dest_d5m").fill_null(False) & ~C("__line").fill_null(False) & _has("ac_licensing.rp_above_line_2026", epochs)
-        & C("dest_line_2026").fill_null(False), "ac_licensing.rp_above_line_2026", "policy")
-    add(acl & C("__line").fill_null(False), "ac_licensing.rp_line_2026", "policy")
-    add(acl & graded & ~C("dest_d5m").fill_null(False) & C("__dest_req").fill_null(False) & (C("hq_hq_scope") == False),  # noqa: E712
-        "ac_licensing.rp_d1_d4", "policy")
-    add(acl & graded & ~C("dest_d5m").fill_null(False) & C("__dest_req").fill_null(False) & C("hq_hq_scope").fill_null(False),
-        "ac_licensing.rp_hq_in_scope", "policy")
-    add(acl & graded & ~C("__dest_req").fill_null(False) & C("__hq_req").fill_null(False), "ac_licensing.rp_hq_elsewhere", "policy")
+    acl = lic & lic_ac.fill_null(False)
+    d5 = dest("d5m").fill_null(False)
+    graded = C("ep_graded")
+    on_line = C("__line")
+    add(acl & (~graded | (d5 & ~on_line)), "ac_licensing.rp_scope", "policy")
+    add(acl & graded & d5 & ~on_line & C("ep_above_line") & dest("line_2026"), "ac_licensing.rp_above_line_2026", "policy")
+    add(acl & on_line, "ac_licensing.rp_line_2026", "policy")
+    add(acl & graded & ~d5 & C("__dest_req") & (hq5 == False), "ac_licensing.rp_d1_d4", "policy")  # noqa: E712
+    add(acl & graded & ~d5 & C("__dest_req") & hq5, "ac_licensing.rp_hq_in_scope", "policy")
+    add(acl & graded & ~C("__dest_req").fill_null(False) & C("__hq_req"), "ac_licensing.rp_hq_elsewhere", "policy")
     if enforce:
         add(acl & C("__diff_req") & ~C("__ac_req").fill_null(False), "ai_diffusion_2025.rp_tier", "policy")
 
     # what would decide, for the answers that are not settled
-    hq_unknown = C("hq_hq_scope").is_null()
     undecided = C("verdict") == "indeterminate"
-    missing = string_list([
-        (undecided & C("__subject").is_null() & origin.is_null(), "item_origin"),
-        (undecided & C("__subject").is_null() & foreign.fill_null(False) & C("us_content_pct").is_null(), "us_content_pct"),
-        (undecided & C("__subject").is_null() & C("from_country").is_null(), "from_country"),
-        (undecided & C("__ac_req").is_null() & C("item").is_null() & C("eccn").is_null(), "item or eccn"),
-        (undecided & C("__ac_req").is_null() & (fam == "indeterminate"), "item figures"),
-        (undecided & C("__ac_req").is_null() & (fam == "other"), "licence requirements of this ECCN (not modelled: see the Commerce Country Chart)"),
-        ((undecided | lic) & ~dest_known, "destination_country"),
-        (undecided & (C("__ac_req").is_null() | (code == "?")) & hq_unknown, "consignee_hq_country, end_user_hq_country, ultimate_parent_hq_country"),
-        ((undecided | lic) & C("__eu_unknown") & S, "end_use"),
-        ((undecided | lic) & C("__list_unknown"), "party_list_status"),
-        (undecided & (code == "?") & C("consignee_year_tpp").is_null(), "consignee_year_tpp"),
-        (undecided & (code == "?") & C("quantity").is_null(), "quantity"),
-    ])
-    conditions = string_list([
-        (C("license_exception") == "NAC", "notify BIS (SNAP-R) and wait for the NAC confirmation before shipping"),
-        (C("license_exception").is_in(["NAC", "ACA"]), "written purchase order from the ultimate consignee"),
-        (C("license_exception").is_in(["NAC", "ACA", "HBM", "AIA", "LPP"]), "no Entity List party and no Part 744/746 licence requirement"),
-        (C("license_exception") == "LPP", "consignee certification of its calendar-year TPP; no distributor; consignee notifies BIS"),
-        (C("license_exception") == "HBM", "the conditions of 15 CFR 740.25 (packaging site, reporting: UNCONFIRMED)"),
-        (acl & C("__line").fill_null(False), "certify: item commercially available in the US on 2026-01-15"),
-        (acl & C("__line").fill_null(False), "certify: sufficient supply in the US"),
-        (acl & C("__line").fill_null(False), "certify: no diversion of foundry capacity from US end users"),
-        (acl & C("__line").fill_null(False), "certify: recipient security procedures (KYC, remote-access safeguards)"),
-        (acl & C("__line").fill_null(False), "certify: independent third-party testing in the US"),
-        (C("__uvl") & ~lic, "UVL statement from the party before export"),
-    ])
-    codes = pl.concat_str([pl.when(cond.fill_null(False)).then(value) for cond, value in items], separator=SEP, ignore_nulls=True)
-    return lf.with_columns(codes.fill_null("").alias("__findings"), missing.alias("missing"), conditions.alias("conditions"))
+    lack = plan.lack
+    lack(undecided & sub.is_null() & origin.is_null(), "item_origin")
+    lack(undecided & sub.is_null() & foreign & C("us_content_pct").is_null(), "us_content_pct")
+    lack(undecided & sub.is_null() & C("from_country").is_null(), "from_country")
+    lack(undecided & C("__ac_req").is_null() & C("item").is_null() & C("eccn").is_null(), "item or eccn")
+    lack(undecided & C("__ac_req").is_null() & (fam == "indeterminate"), "item figures (see the classification)")
+    lack(undecided & C("__ac_req").is_null() & (fam == "other"), "licence requirements of this ECCN (not modelled: see the Commerce Country Chart)")
+    lack((undecided | lic) & C("__dest").is_null(), "destination_country")
+    lack(undecided & (C("__ac_req").is_null() | (code == "?")) & hq5.is_null(), "consignee_hq_country, end_user_hq_country, ultimate_parent_hq_country")
+    lack((undecided | lic) & C("__eu_unknown") & S, "end_use")
+    lack((undecided | lic) & list_unknown, "party_list_status")
+    lack(undecided & (code == "?") & C("consignee_year_tpp").is_null(), "consignee_year_tpp")
+    lack(undecided & (code == "?") & C("quantity").is_null(), "quantity")
+    lack(undecided & (code == "?") & C("kind").is_null(), "kind")
+    cond = plan.condition
+    cond(le == "NAC", "notify BIS (SNAP-R) and wait for the NAC confirmation before shipping")
+    cond(le.is_in(["NAC", "ACA"]), "written purchase order from the ultimate consignee")
+    cond(le.is_in(["NAC", "ACA", "HBM", "AIA", "LPP"]), "no Entity List party and no Part 744/746 licence requirement")
+    cond(le == "LPP", "consignee certification of its calendar-year TPP; no distributor; consignee notifies BIS")
+    cond(le == "HBM", "the conditions of 15 CFR 740.25 (packaging site, reporting: UNCONFIRMED)")
+    for text in ("item commercially available in the US on 2026-01-15", "sufficient supply in the US",
+                 "no diversion of foundry capacity from US end users", "recipient security procedures (KYC, remote-access safeguards)",
+                 "independent third-party testing in the US"):
+        cond(acl & on_line, f"certify: {text}")
+    cond(party("uvl") & ~lic, "UVL statement from the party before export")
+    return lf.with_columns(_mask(plan.finding_conds).alias("__fm"), _mask(plan.missing_conds).alias("__mm"),
+                           _mask(plan.condition_conds).alias("__cm")).select(
+        "id", "__date", "verdict", "license_exception", "review_policy", "earliest_ship_date", "item", "control", "__dest", "__e",
+        "__item_id", "__fm", "__mm", "__cm")
 
 
-# --- the answer ---------------------------------------------------------------------------------
+# --- the answer: texts built once per distinct answer, joined back ------------------------------
 
 
-def _render(df: pl.DataFrame, epochs: list[Epoch], texts: dict, rulebook: Rulebook, enforce: bool) -> pl.DataFrame:
-    from aiexport.chips import _per_decision, as_list
+def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
+    """The answer columns, built once per distinct (epoch, item, findings) and so on, then joined
+    to the lines lazily. The classification finding sits at a fixed place in the findings order, so
+    the findings of a line are: those before it (by epoch and mask), the item's, those after it."""
+    epochs = {ep.index: ep for ep in plan.epochs}
+    cls_bit = next(k for k, (key, _) in enumerate(plan.findings) if key == "cls")
 
-    hashes = {ep.index: ep.resolved.rulebook_hash for ep in epochs}
-    versions = {ep.index: SEP.join(f"{iid}={inst.version.id}" for iid, inst in ep.resolved.instruments.items()
-                                   if inst.version is not None and iid in ("ac_licensing", "end_use_controls", "jurisdiction",
-                                                                           "ac_destination_scope", "ai_diffusion_2025"))
-                for ep in epochs}
-    unconf_findings = {k for k, v in texts.items() if v[3] == "UNCONFIRMED"}
+    def finding(ep: Epoch, key: str, effect: str) -> dict[str, str] | None:
+        if key.startswith("rec:"):
+            rec = ep.records[int(key[4:])]
+            return {"rule": rec.id, "citation": rec.citation.text(), "text_en": rec.text_en, "text_zh": rec.text_zh,
+                    "fact": rec.fact, "effect": rec.effect}
+        if key in ep.provisions:
+            rule, prov = ep.provisions[key]
+            return {"rule": rule, "citation": prov.citation.text(), "text_en": prov.text_en, "text_zh": prov.text_zh,
+                    "fact": prov.fact, "effect": effect}
+        return None
 
-    def findings_of(codes: str) -> list[dict[str, str]]:
-        out = []
-        for code in codes.split(SEP) if codes else []:
-            cit, en, zh, fact, effect = texts[code]
-            rule = code.split("|")[0] if code.startswith("cls|") else code
-            out.append({"rule": "classification" if rule == "cls" else rule, "citation": cit, "text_en": en, "text_zh": zh,
-                        "fact": fact, "effect": effect})
-        return out
+    keys = ["__e", "__item_id", "__fm", "__mm", "__cm"]
+    distinct = df.select(keys).unique()
+    # the findings of every distinct answer in long form (answer, position, finding), then one list each
+    names = [f.name for f in FINDING_DTYPE.inner.fields]  # type: ignore[union-attr]
+    long: list[tuple[Any, ...]] = []
+    unc_f: dict[tuple[int, int], list[str]] = {}
+    for e, fm in distinct.select("__e", "__fm").unique().iter_rows():
+        unc_f[(e, fm)] = []
+        for k, (key, effect) in enumerate(plan.findings):
+            if fm >> k & 1 and key != "cls" and (f := finding(epochs[e], key, effect)) is not None:
+                long.append((e, fm, None, k, *[f[n] for n in names]))
+                if f["fact"] == "UNCONFIRMED":
+                    unc_f[(e, fm)].append(f["rule"])
+    for e, item_id in distinct.select("__e", "__item_id").unique().drop_nulls().iter_rows():
+        cit, en, zh, fact = plan.items.texts[(e, item_id)]
+        long.append((e, None, item_id, cls_bit, "classification", cit, en, zh, fact, "info"))
+    long_df = pl.DataFrame(long, schema={"__e": pl.Int32, "__fm": pl.Int64, "__item_id": pl.Int32, "__k": pl.Int32,
+                                         **{n: pl.String for n in names}}, orient="row")
+    numbered = distinct.with_row_index("__a")
+    per_answer = pl.concat([
+        numbered.select("__a", "__e", "__fm").join(long_df.filter(pl.col("__item_id").is_null()).drop("__item_id"), on=["__e", "__fm"]),
+        numbered.select("__a", "__e", "__item_id").join(long_df.filter(pl.col("__fm").is_null()).drop("__fm"), on=["__e", "__item_id"]),
+    ], how="diagonal").sort("__a", "__k").group_by("__a", maintain_order=True).agg(pl.struct(names).alias("findings"))
+    unconfirmed = [plan.items.unconfirmed.get((e, i), []) + unc_f[(e, fm)] for e, i, fm in distinct.select("__e", "__item_id", "__fm").iter_rows()]
 
-    distinct = df.select("__findings").unique()
-    built = pl.Series("findings", [findings_of(s) for s in distinct["__findings"].to_list()], dtype=FINDING_DTYPE)
-    unconf = pl.Series("__unconf_f", [SEP.join(c for c in (s.split(SEP) if s else []) if c in unconf_findings)
-                                      for s in distinct["__findings"].to_list()], dtype=pl.String)
-    table = distinct.with_columns(built, unconf)
-    df = df.join(table, on="__findings", how="left", maintain_order="left")
-    df = df.with_columns(
-        pl.col("__e").replace_strict(hashes, return_dtype=pl.String).alias("rulebook_hash"),
-        pl.col("__e").replace_strict(versions, return_dtype=pl.String).alias("rule_versions"),
-        pl.concat_str([pl.col("__unconf").fill_null(""), pl.col("__unconf_f")], separator=SEP).str.strip_chars(SEP).alias("unconfirmed"),
-        pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
-        pl.lit(enforce).alias("enforce_codified"),
+    by_missing = distinct.select("__e", "__item_id", "__mm").unique()
+    missing = []
+    for e, item_id, mm in by_missing.iter_rows():
+        what = [w for k, w in enumerate(plan.missing) if mm >> k & 1]
+        figures = plan.items.missing.get((e, item_id)) if item_id is not None else None
+        missing.append([f"item figures: {figures}" if w.startswith("item figures") and figures else w for w in what])
+    by_missing = by_missing.with_columns(_string_lists("missing", missing))
+
+    by_cond = distinct.select("__cm").unique()
+    by_cond = by_cond.with_columns(_string_lists("conditions", [[w for k, w in enumerate(plan.conditions) if cm >> k & 1]
+                                                                for cm in by_cond["__cm"].to_list()]))
+    by_epoch = pl.DataFrame({
+        "__e": [ep.index for ep in plan.epochs],
+        "rulebook_hash": [ep.resolved.rulebook_hash for ep in plan.epochs],
+        "rule_versions": [[f"{iid}={inst.version.id}" for iid, inst in ep.resolved.instruments.items() if inst.version is not None
+                           and iid in ("jurisdiction", "ac_licensing", "end_use_controls", "ac_destination_scope", "ai_diffusion_2025")]
+                          for ep in plan.epochs],
+    }, schema={"__e": pl.Int32, "rulebook_hash": pl.String, "rule_versions": pl.List(pl.String)})
+
+    def join(left: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+        return left.join(table, on=on, how="left", nulls_equal=True)
+
+    answers = join(join(join(numbered.with_columns(_string_lists("unconfirmed", unconfirmed)),
+                             by_missing, ["__e", "__item_id", "__mm"]), by_cond, ["__cm"]), by_epoch, ["__e"])
+    answers = answers.join(per_answer, on="__a", how="left").sort("__a").select(
+        pl.col("findings").fill_null(pl.lit([], dtype=FINDING_DTYPE)), "unconfirmed", "missing", "conditions", "rulebook_hash",
+        "rule_versions")
+    # each line's answer number, then the answer columns gathered by it as the result is written
+    number = df.select(keys).join(distinct.with_row_index("__a"), on=keys, how="left", maintain_order="left", nulls_equal=True)["__a"]
+    lf = df.with_columns(number).lazy().with_columns(pl.lit(answers[c]).gather(pl.col("__a")).alias(c) for c in answers.columns)
+    return lf.with_columns(
         pl.col("__date").alias("date"),
         pl.col("__dest").alias("destination"),
-    )
-    lists = ("conditions", "missing", "unconfirmed", "rule_versions")
-    df = _per_decision(df, lists, [[as_list(c) for c in lists]], lists)
-    return df.select(OUTPUT_COLUMNS)
+        pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
+        pl.lit(plan.enforce).alias("enforce_codified"),
+    ).select(OUTPUT_COLUMNS)
+
+
+def _string_lists(name: str, lists: list[list[str]]) -> pl.Series:
+    """A list-of-strings column from Python lists, fast (polars builds a Series per inner list when
+    given lists; joined strings split in one go do not)."""
+    joined = pl.Series(name, [SEP.join(x) for x in lists], dtype=pl.String)
+    return pl.select(pl.when(joined == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(joined.str.split(SEP)).alias(name)
+                     ).to_series()
 
 
 # --- the Python face ----------------------------------------------------------------------------

@@ -321,7 +321,7 @@ def _read_csv(text: str, source: str) -> pl.DataFrame:
     if not header:
         raise InputError(f"{source}: line 1: no header row; give the column names in the first line")
     try:
-        df = pl.read_csv(_trim(text.encode("utf-8")), infer_schema=False, new_columns=header or None)
+        df = pl.read_csv(_trim(text.encode("utf-8")), infer_schema=False, new_columns=header)
     except pl.exceptions.NoDataError:
         raise InputError(f"{source}: the file is empty; give a header row and at least one transaction row") from None
     except Exception as exc:  # polars raises several parser errors; all mean "not a CSV we can read"
@@ -421,13 +421,22 @@ def _mapped(field: str, kind: str, distinct: pl.Series) -> tuple[pl.Expr, pl.Ser
     bad = u.filter(pl.col("v").is_not_null() & pl.col("typed").is_null()).get_column("raw")
     dtype = _DTYPES.get(kind, pl.String)
     col = pl.col(field)
-    if dtype == pl.String and u.get_column("typed").eq_missing(u.get_column("raw")).all():
+    # each row's position among the distinct values (an Enum of them: cheaper than a lookup by string)
+    position = col.cast(pl.Enum(u.get_column("raw"))).to_physical()
+    changed = u.filter(~pl.col("typed").eq_missing(pl.col("raw"))) if dtype == pl.String else None
+    if changed is not None and changed.height == 0:
         typed = col  # every value already in canonical form: nothing to map
+    elif changed is not None and changed.height <= 3:  # a few values to rewrite ('de' -> 'DE'): cheaper one by one than a lookup
+        typed = col
+        for before, after in changed.select("raw", "typed").iter_rows():
+            typed = pl.when(col == before).then(pl.lit(after, dtype=pl.String)).otherwise(typed)
+    elif kind == "date" and u.get_column("v").eq_missing(u.get_column("raw")).all():
+        typed = col.str.to_date("%Y-%m-%d", strict=False)  # dates as written (no spaces): parse them directly
     else:
-        typed = col.replace_strict(u.get_column("raw"), u.get_column("typed"), default=None, return_dtype=dtype)
+        typed = pl.lit(u.get_column("typed")).gather(position)
     text = None
     if kind == "end_use" and u.get_column("text").null_count() < u.height:
-        text = col.replace_strict(u.get_column("raw"), u.get_column("text"), default=None, return_dtype=pl.String)
+        text = pl.lit(u.get_column("text")).gather(position)
     return typed, bad, text
 
 
@@ -564,7 +573,8 @@ def validate_transactions(raw: pl.DataFrame, source: str = "input") -> pl.DataFr
         ids = pl.col("__t_id")
         dup = _collect(work.lazy().select(pl.col("__row").filter(ids.is_not_null() & ~ids.is_first_distinct()).min())).item()
         if dup is not None:
-            checks.append(("id", ids, "duplicate id {value!r}", "give each row a unique id"))
+            first = work.filter(ids == work.item(dup - 1, "__t_id")).item(0, "__row")
+            checks.append(("id", ids, f"duplicate id {{value!r}} (also in row {first})", "give each row a unique id"))
             bad_rows.append((dup, len(checks) - 1))
     if bad_rows:
         row, i = min(bad_rows, key=lambda b: (b[0], TX_COLUMNS.index(checks[b[1]][0]), b[1]))
