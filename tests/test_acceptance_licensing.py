@@ -202,3 +202,15 @@ def test_every_answer_carries_citations_in_both_languages_and_the_hash():
     assert len(r["rulebook_hash"]) == 64
     for f in r["findings"]:
         assert f["citation"] and f["text_en"] and f["text_zh"], f
+
+
+def test_uae_leaves_d4_but_advanced_computing_items_still_need_a_licence():
+    # FS §2.1 (91 FR 43034, effective 2026-07-10, S): UAE moved from D:3/D:4 to A:5; advanced
+    # computing items still need a licence to the UAE, except named parties (reported in the finding).
+    ae = dict(CN, destination_country="AE", consignee_country="AE", consignee_hq_country="AE", ultimate_parent_hq_country="AE")
+    before = one(**ae, item="H100", date="2026-07-09")
+    after = one(**ae, item="H100", date="2026-07-10")
+    assert (before["verdict"], before["review_policy"]) == ("license_required", "presumption_of_approval")  # D:4, not A:5/A:6
+    assert after["verdict"] == "license_required"
+    assert any(x.endswith("dest_extra") for x in rules(after)) and not any(x.endswith("dest_scope") for x in rules(after))
+    assert after["review_policy"] is None  # the rule's review policy for the UAE was not seen: not guessed

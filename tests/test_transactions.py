@@ -223,6 +223,20 @@ def test_end_use_free_text_without_end_use_text_column_in_json(tmp_path):
     assert (out["end_use"].item(), out["end_use_text"].item()) == ("research", "university lab")
 
 
+@pytest.mark.parametrize("distinct", [2, 20])
+def test_normalised_alike_for_few_and_many_distinct_values(tmp_path, distinct):
+    """Few values to rewrite and many take different routes through the validator; the result is the same."""
+    codes = sorted(ISO_ALPHA2)[:distinct]
+    rows = [(f"t{i}", codes[i % distinct].lower(), f" 2025-01-{i % distinct + 1:02d}", f"research: lab {i % distinct}")
+            for i in range(3 * distinct)]
+    text = "id,destination_country,date,end_use\n" + "".join(f"{a},{b},{c},{d}\n" for a, b, c, d in rows)
+    out = load_text(tmp_path, "many.csv", text)
+    assert out["destination_country"].to_list() == [b.upper() for _, b, _, _ in rows]
+    assert out["date"].to_list() == [dt.date.fromisoformat(c.strip()) for _, _, c, _ in rows]
+    assert out["end_use"].to_list() == ["research"] * len(rows)
+    assert out["end_use_text"].to_list() == [d.split(": ")[1] for *_, d in rows]
+
+
 def test_yaml_keeps_codes_and_ids_as_written(tmp_path):
     """YAML 1.1 would read NO (Norway) as false and 0123 as the octal 83."""
     out = load_text(tmp_path, "y.yaml", "- id: 0123\n  destination_country: NO\n  quantity: 4\n  date: 2025-03-01\n")

@@ -254,9 +254,15 @@ def impact(
         _print_jsonl(changed)
         return
     out = render.console()
-    out.print(f"{changed.height:,} of {base.height:,} lines change verdict under {scen['scenario'][0] if scen.height else scenario}")
-    if changed.height:
-        out.print(render.impact_table(changed.head(500).to_dicts(), lang.value))
+    name = scen["scenario"][0] if scen.height else str(scenario)
+    verdicts = changed.filter(pl.col("verdict_changed"))
+    basis = changed.filter(~pl.col("verdict_changed"))
+    out.print(f"{verdicts.height:,} of {base.height:,} lines change verdict under {name}")
+    if verdicts.height:
+        out.print(render.impact_table(verdicts.head(500).to_dicts(), lang.value))
+    if basis.height:
+        out.print(f"{basis.height:,} more keep their verdict but change control (a new legal basis):")
+        out.print(render.impact_table(basis.head(500).to_dicts(), lang.value, control=True))
     out.print(render.impact_counts(counts.to_dicts(), lang.value))
 
 

@@ -127,7 +127,7 @@ def _epoch_columns(epochs: list[Epoch], n_epochs: int) -> list[pl.Expr]:
 
 #: destination sets tested per country, one bit each in the country masks (records add two bits each)
 COUNTRY_BITS = ("dest_scope", "hq_scope", "d5m", "line_2026", "hbm_scope", "ic_prod", "e_groups", "tier1", "tier3",
-                "mil_intel", "military", "embargo")
+                "mil_intel", "military", "embargo", "dest_extra")
 _REC_BASE = 16
 
 
@@ -156,6 +156,7 @@ def _scopes(ep: Epoch) -> dict[str, frozenset[str]]:
         "mil_intel": of("end_use_controls.military_intelligence"),
         "military": of("end_use_controls.military"),
         "embargo": of("end_use_controls.embargo"),
+        "dest_extra": of("ac_licensing.dest_extra"),
     }
     if ac is None:  # before the first advanced computing rule, "d5m" must not default to the 2022 policy scope
         out["d5m"] = frozenset()
@@ -509,7 +510,7 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     hq5 = C("__hq5")
 
     # 3. destination and headquarters (advanced computing) ----------------------------------------
-    dest_req = dest("dest_scope")
+    dest_req = dest("dest_scope") | dest("dest_extra")
     hq_req = C("ep_hq_rule") & hq5 & ~to_us
     scope_ab = dest_req | hq_req
     hbm_req = C("ep_hbm") & (dest("hbm_scope") | (hq5 & ~to_us))
@@ -580,7 +581,8 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
             & (C("__tpp") < C("ep_line_tpp")) & (C("__dram_bw") < C("ep_line_bw")))
     ac_rank = (pl.when(~C("ep_graded")).then(3)
                .when(dest("d5m")).then(pl.when(line.fill_null(False)).then(2).otherwise(3))
-               .when(C("__dest_req").fill_null(False)).then(pl.when(hq5).then(3).when(hq5.is_null()).then(0).otherwise(1))
+               .when(dest("dest_scope").fill_null(False)).then(pl.when(hq5).then(3).when(hq5.is_null()).then(0).otherwise(1))
+               .when(dest("dest_extra").fill_null(False)).then(pl.when(hq5).then(3).otherwise(0))
                .when(C("__hq_req").fill_null(False)).then(2)
                .when(C("__diff_req")).then(pl.when(tier1).then(1).when(tier3).then(3).otherwise(2))
                .otherwise(0))
@@ -624,7 +626,8 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     add(de_min, "jurisdiction.de_minimis", "subject")
     add(sub == False, "jurisdiction.not_subject", "not_subject_to_ear")  # noqa: E712
     add(C("__item_id").is_not_null(), "cls", "info")
-    add(S & ac_ab & C("__dest_req"), "ac_licensing.dest_scope", "license_required")
+    add(S & ac_ab & dest("dest_scope"), "ac_licensing.dest_scope", "license_required")
+    add(S & ac_ab & dest("dest_extra"), "ac_licensing.dest_extra", "license_required")
     add(S & ac_ab & C("__hq_req"), "ac_licensing.hq_rule", "license_required")
     add(S & (fam == "c") & C("__ac_req"), "ac_licensing.hbm_scope", "license_required")
     if enforce:
@@ -668,8 +671,9 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     add(acl & (~graded | (d5 & ~on_line)), "ac_licensing.rp_scope", "policy")
     add(acl & graded & d5 & ~on_line & C("ep_above_line") & dest("line_2026"), "ac_licensing.rp_above_line_2026", "policy")
     add(acl & on_line, "ac_licensing.rp_line_2026", "policy")
-    add(acl & graded & ~d5 & C("__dest_req") & (hq5 == False), "ac_licensing.rp_d1_d4", "policy")  # noqa: E712
-    add(acl & graded & ~d5 & C("__dest_req") & hq5, "ac_licensing.rp_hq_in_scope", "policy")
+    in_scope = dest("dest_scope")
+    add(acl & graded & ~d5 & in_scope & (hq5 == False), "ac_licensing.rp_d1_d4", "policy")  # noqa: E712
+    add(acl & graded & ~d5 & in_scope & hq5, "ac_licensing.rp_hq_in_scope", "policy")
     add(acl & graded & ~C("__dest_req").fill_null(False) & C("__hq_req"), "ac_licensing.rp_hq_elsewhere", "policy")
     if enforce:
         add(acl & C("__diff_req") & ~C("__ac_req").fill_null(False), "ai_diffusion_2025.rp_tier", "policy")
@@ -817,12 +821,15 @@ def check(transactions: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, as_o
 
 
 def compare(base: pl.DataFrame, scen: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The lines whose verdict differs between two determinations of the same book (in book order),
-    and the count of lines per verdict under each."""
+    """The lines a scenario changes (in book order): those whose verdict differs, and those whose
+    verdict stays but whose control changes (the same answer on a new legal basis), flagged by
+    `verdict_changed`; and the count of lines per verdict under each."""
     keep = ["verdict", "license_exception", "review_policy", "control"]
     joined = base.select("id", "date", "item", "destination", *keep).join(
         scen.select("id", *keep), on="id", how="left", suffix="_scenario", maintain_order="left")
-    changed = joined.filter(pl.col("verdict") != pl.col("verdict_scenario")).rename(
+    verdict_changed = pl.col("verdict") != pl.col("verdict_scenario")
+    control_changed = pl.col("control").ne_missing(pl.col("control_scenario"))
+    changed = joined.filter(verdict_changed | control_changed).with_columns(verdict_changed.alias("verdict_changed")).rename(
         {c: f"{c}_baseline" for c in keep})
     counts = (base.group_by("verdict").len("baseline")
               .join(scen.group_by("verdict").len("scenario"), on="verdict", how="full", coalesce=True)

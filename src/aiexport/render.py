@@ -188,12 +188,18 @@ def determination_table(rows: list[dict[str, Any]], lang: str = "en") -> Table:
     return t
 
 
-def impact_table(rows: list[dict[str, Any]], lang: str = "en") -> Table:
+def impact_table(rows: list[dict[str, Any]], lang: str = "en", control: bool = False) -> Table:
+    """Lines a scenario changes: baseline and scenario verdict side by side (with control=True, the
+    control class instead, for lines whose verdict stays)."""
     w = CHECK_WORDS[lang]
     t = Table(show_header=True, header_style="bold")
     for col in ("id", "date", "item", w["destination"], "baseline", "scenario"):
         t.add_column(col)
     for r in rows:
+        if control:
+            b, s = r["control_baseline"] or "—", r["control_scenario"] or "—"
+            t.add_row(str(r["id"]), str(r["date"]), r.get("item") or "", r.get("destination") or "", b, s)
+            continue
         b, s = r["verdict_baseline"], r["verdict_scenario"]
         t.add_row(str(r["id"]), str(r["date"]), r.get("item") or "", r.get("destination") or "",
                   Text(verdict_label(b, lang), style=CHECK_STYLE.get(b, "red")), Text(verdict_label(s, lang), style=CHECK_STYLE.get(s, "red")))

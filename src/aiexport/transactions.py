@@ -421,23 +421,36 @@ def _mapped(field: str, kind: str, distinct: pl.Series) -> tuple[pl.Expr, pl.Ser
     bad = u.filter(pl.col("v").is_not_null() & pl.col("typed").is_null()).get_column("raw")
     dtype = _DTYPES.get(kind, pl.String)
     col = pl.col(field)
-    # each row's position among the distinct values (an Enum of them: cheaper than a lookup by string)
-    position = col.cast(pl.Enum(u.get_column("raw"))).to_physical()
-    changed = u.filter(~pl.col("typed").eq_missing(pl.col("raw"))) if dtype == pl.String else None
-    if changed is not None and changed.height == 0:
-        typed = col  # every value already in canonical form: nothing to map
-    elif changed is not None and changed.height <= 3:  # a few values to rewrite ('de' -> 'DE'): cheaper one by one than a lookup
-        typed = col
-        for before, after in changed.select("raw", "typed").iter_rows():
-            typed = pl.when(col == before).then(pl.lit(after, dtype=pl.String)).otherwise(typed)
-    elif kind == "date" and u.get_column("v").eq_missing(u.get_column("raw")).all():
+    if kind == "date" and u.get_column("v").eq_missing(u.get_column("raw")).all():
         typed = col.str.to_date("%Y-%m-%d", strict=False)  # dates as written (no spaces): parse them directly
     else:
-        typed = pl.lit(u.get_column("typed")).gather(position)
+        typed = _lookup(col, u, "typed", dtype, keep=dtype == pl.String)
     text = None
     if kind == "end_use" and u.get_column("text").null_count() < u.height:
-        text = pl.lit(u.get_column("text")).gather(position)
+        text = _lookup(col, u, "text", pl.String, keep=False)
     return typed, bad, text
+
+
+#: up to this many values to rewrite, a chain of comparisons beats a lookup of every row
+_FEW = 8
+
+
+def _lookup(col: pl.Expr, u: pl.DataFrame, out: str, dtype: pl.DataType, keep: bool) -> pl.Expr:
+    """`col` with each of its distinct values `u["raw"]` replaced by `u[out]`. With `keep`, the values
+    that stay the same are left alone (often all of them: then nothing is mapped at all)."""
+    if keep:
+        rewrite = u.filter(~pl.col(out).eq_missing(pl.col("raw")))
+        base = col
+    else:
+        rewrite = u.filter(pl.col(out).is_not_null())
+        base = pl.lit(None, dtype=dtype)
+    if rewrite.height <= _FEW:
+        expr = base
+        for before, after in rewrite.select("raw", out).iter_rows():
+            expr = pl.when(col == before).then(pl.lit(after, dtype=dtype)).otherwise(expr)
+        return expr
+    position = col.cast(pl.Enum(u.get_column("raw"))).to_physical()  # each row's place among the distinct values
+    return pl.lit(u.get_column(out)).gather(position)
 
 
 def _norm(s: str) -> str:
