@@ -214,3 +214,21 @@ def test_uae_leaves_d4_but_advanced_computing_items_still_need_a_licence():
     assert after["verdict"] == "license_required"
     assert any(x.endswith("dest_extra") for x in rules(after)) and not any(x.endswith("dest_scope") for x in rules(after))
     assert after["review_policy"] is None  # the rule's review policy for the UAE was not seen: not guessed
+
+
+def test_screening_plugs_in_without_changing_the_pipeline():
+    # issue #3 point 4: "Design the seam so that screening plugs in without changing the pipeline".
+    import polars as pl
+
+    def fake_screen(parties: pl.DataFrame) -> pl.DataFrame:  # stands in for issue #4's screener
+        hit = pl.col("consignee_name").str.contains("Listed")
+        return parties.select("__i", pl.when(hit).then(pl.lit("entity_list")).otherwise(pl.lit("none")).alias("party_list_status"),
+                              pl.when(hit).then(pl.lit("presumption_of_denial")).alias("party_list_policy"))
+
+    base = {k: v for k, v in CN.items() if k != "party_list_status"}
+    rows = [{"id": "a", **base, "consignee_name": "Listed Example Ltd.", "item": "RTX 4090", "date": "2024-06-01"},
+            {"id": "b", **base, "item": "RTX 4090", "date": "2024-06-01"}]
+    assert [r["verdict"] for r in check(rows)] == ["indeterminate", "indeterminate"]  # not screened: never guessed
+    a, b = check(rows, screen=fake_screen)
+    assert (a["verdict"], a["review_policy"]) == ("license_required", "presumption_of_denial")
+    assert (b["verdict"], b["license_exception"]) == ("notification_required", "NAC")

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import reduce
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -176,19 +176,51 @@ def _bit_of(name: str) -> int:
 # --- the book -----------------------------------------------------------------------------------
 
 
+class PartyScreen(Protocol):
+    """The seam for restricted-party screening (issue #4): given the parties of every line, return
+    what the lists say. The pipeline reads only `party_list_status` / `party_list_policy`, so a
+    screener plugs in here without any change to the steps.
+
+    `parties` has columns __i (line number), consignee_name, consignee_country, end_user_name,
+    end_user_country; the answer has __i, party_list_status (codes joined by ';', or "none" when
+    screened clean, or null when not screened) and party_list_policy (or null)."""
+
+    def __call__(self, parties: pl.DataFrame) -> pl.DataFrame: ...
+
+
 def check_frame(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.DataFrame | None = None,
-                enforce_codified: bool = False, source: str = "input") -> pl.DataFrame:
+                enforce_codified: bool = False, source: str = "input", screen: PartyScreen | None = None) -> pl.DataFrame:
     """Determine every transaction of a validated frame (transactions.validate_transactions);
     returns OUTPUT_COLUMNS in input order."""
-    return check_lazy(tx, rulebook, as_of, specs=specs, enforce_codified=enforce_codified, source=source).collect()
+    return check_lazy(tx, rulebook, as_of, specs=specs, enforce_codified=enforce_codified, source=source, screen=screen).collect()
+
+
+def _screened(tx: pl.DataFrame, screen: PartyScreen) -> pl.DataFrame:
+    """The declared list status combined with the screener's: every code either gives, and the
+    most restrictive policy; "none" only when neither finds anything."""
+    parties = tx.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i"), "consignee_name", "consignee_country", "end_user_name",
+                        "end_user_country")
+    found = screen(parties).select("__i", pl.col("party_list_status").alias("__s_status"), pl.col("party_list_policy").alias("__s_policy"))
+    merged = tx.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__i")).join(found, on="__i", how="left", maintain_order="left")
+    codes = pl.concat_str([pl.col("party_list_status"), pl.col("__s_status")], separator=";", ignore_nulls=True)
+    listed = codes.str.split(";").list.eval(pl.element().filter(pl.element() != "none")).list.unique(maintain_order=True)
+    status = (pl.when(pl.col("party_list_status").is_null() & pl.col("__s_status").is_null()).then(None)
+              .when(listed.list.len() == 0).then(pl.lit("none")).otherwise(listed.list.join(";")))
+    rank = {p: i for i, p in enumerate(POLICIES)}
+    worst = pl.max_horizontal(pl.col(c).replace_strict(rank, default=None, return_dtype=pl.Int32) for c in ("party_list_policy", "__s_policy"))
+    return merged.with_columns(status.alias("party_list_status"),
+                               worst.replace_strict({i: p for p, i in rank.items()}, default=None, return_dtype=pl.String)
+                               .alias("party_list_policy")).drop("__i", "__s_status", "__s_policy")
 
 
 def check_lazy(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.DataFrame | None = None,
-               enforce_codified: bool = False, source: str = "input") -> pl.LazyFrame:
+               enforce_codified: bool = False, source: str = "input", screen: PartyScreen | None = None) -> pl.LazyFrame:
     """As check_frame, but the answers are left lazy: every decision is made, and the texts of
     each distinct answer are built, but they are joined to the lines only as the result is
     written (`sink_parquet` / `sink_ndjson`), so a million-line book never holds a million copies
     of its findings in memory at once."""
+    if screen is not None:
+        tx = _screened(tx, screen)
     days = tx["date"].fill_null(as_of)
     epochs_all = [_FAR_PAST, *rulebook.epoch_dates()]
     starts = pl.Series("e", epochs_all, dtype=pl.Date)
@@ -807,7 +839,8 @@ def _string_lists(name: str, lists: list[list[str]]) -> pl.Series:
 
 
 def check(transactions: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, as_of: date | str | None = None,
-          scenario: str | None = None, enforce_codified: bool = False, specs: Iterable[Mapping[str, Any]] | None = None) -> list[dict]:
+          scenario: str | None = None, enforce_codified: bool = False, specs: Iterable[Mapping[str, Any]] | None = None,
+          screen: PartyScreen | None = None) -> list[dict]:
     """Determine one transaction (a dict of the contract's fields) or several; returns one dict per
     transaction with the verdict, findings and the rulebook hash."""
     from aiexport.rulebook import load_rulebook, parse_date
@@ -817,7 +850,7 @@ def check(transactions: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, as_o
     tx = transactions_from_python(transactions)
     day = parse_date(as_of) if as_of else date.today()
     spec_frame = specs_from_python(list(specs)) if specs else None
-    return check_frame(tx, load_rulebook(scenario), day, specs=spec_frame, enforce_codified=enforce_codified).to_dicts()
+    return check_frame(tx, load_rulebook(scenario), day, specs=spec_frame, enforce_codified=enforce_codified, screen=screen).to_dicts()
 
 
 def compare(base: pl.DataFrame, scen: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
