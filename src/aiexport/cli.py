@@ -385,6 +385,21 @@ def demo(lang: LangOpt = Lang.en) -> None:
     out.rule(f"The whole built-in catalog as of {date.today()}")
     out.print(render.summary_table(whole.to_dicts(), lang.value))
 
+    from aiexport.licensing import check_frame
+    from aiexport.transactions import transactions_from_python
+
+    out.rule("May we ship it? Licence determination (aiexport check)")
+    cn = {"kind": "export", "from_country": "US", "destination_country": "CN", "consignee_country": "CN", "consignee_hq_country": "CN",
+          "ultimate_parent_hq_country": "CN", "end_use": "datacenter", "party_list_status": "none", "item_origin": "us_origin"}
+    book = [{"id": "RTX 4090 to China, 2024-06-01", **cn, "item": "RTX 4090", "date": "2024-06-01", "notification_date": "2024-06-01"},
+            {"id": "H200 to China, 2026-02-01", **cn, "item": "H200", "date": "2026-02-01"},
+            {"id": "H20 to China, 2025-06-01", **cn, "item": "H20", "date": "2025-06-01"},
+            {"id": "H100 to a Chinese subsidiary in Germany", **cn, "destination_country": "DE", "consignee_country": "DE",
+             "consignee_hq_country": "DE", "item": "H100", "date": "2026-11-29"}]
+    answers = check_frame(transactions_from_python(book, "demo"), rb, date.today())
+    for r in answers.to_dicts():
+        out.print(render.determination_panel(r, lang.value))
+
 
 def main() -> None:
     """Entry point: run the app and turn every error into one line and an exit status."""

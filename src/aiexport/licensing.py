@@ -787,7 +787,10 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
         numbered.select("__a", "__e", "__fm").join(long_df.filter(pl.col("__item_id").is_null()).drop("__item_id"), on=["__e", "__fm"]),
         numbered.select("__a", "__e", "__item_id").join(long_df.filter(pl.col("__fm").is_null()).drop("__fm"), on=["__e", "__item_id"]),
     ], how="diagonal").sort("__a", "__k").group_by("__a", maintain_order=True).agg(pl.struct(names).alias("findings"))
-    unconfirmed = [plan.items.unconfirmed.get((e, i), []) + unc_f[(e, fm)] for e, i, fm in distinct.select("__e", "__item_id", "__fm").iter_rows()]
+    # the classification's UNCONFIRMED facts, less its licence-exception ones unless the answer uses an exception
+    le_bits = sum(1 << k for k, (key, _) in enumerate(plan.findings) if key.split(".")[-1].startswith("le_") and key != "ac_licensing.le_not_for_listed")
+    unconfirmed = [[u for u in plan.items.unconfirmed.get((e, i), []) if not u.startswith("LE ") or fm & le_bits] + unc_f[(e, fm)]
+                   for e, i, fm in distinct.select("__e", "__item_id", "__fm").iter_rows()]
 
     by_missing = distinct.select("__e", "__item_id", "__mm").unique()
     missing = []
