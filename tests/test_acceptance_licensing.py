@@ -232,3 +232,12 @@ def test_screening_plugs_in_without_changing_the_pipeline():
     a, b = check(rows, screen=fake_screen)
     assert (a["verdict"], a["review_policy"]) == ("license_required", "presumption_of_denial")
     assert (b["verdict"], b["license_exception"]) == ("notification_required", "NAC")
+
+
+def test_nac_or_aca_inside_china_depends_on_the_kind():
+    # RN §2 (CBP CSMS #61882672): ACA also authorises in-country transfers within Macau/D:5; exports
+    # there go under NAC (notification). Without the kind, the tool asks instead of guessing.
+    transfer = one(**dict(CN, kind="transfer", from_country="CN"), item="RTX 4090", date="2024-06-01")
+    assert (transfer["verdict"], transfer["license_exception"]) == ("license_exception", "ACA")
+    unknown = one(**{k: v for k, v in CN.items() if k != "kind"}, item="RTX 4090", date="2024-06-01")
+    assert unknown["verdict"] == "indeterminate" and "kind" in unknown["missing"]

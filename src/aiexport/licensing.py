@@ -595,6 +595,7 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
                    .when((fam == "c") & item_le("HBM") & C("ep_le_hbm")).then(pl.lit("HBM"))
                    .when(~(ac_ab & nac_item & C("ep_le_nac"))).then(None)
                    .when(~C("ep_le_aca")).then(pl.lit("NAC"))
+                   .when(C("kind").is_null() & dest("d5m")).then(pl.lit("?"))  # NAC for exports, ACA for transfers: ask
                    .when((C("kind") == "transfer") & dest("d5m")).then(pl.lit("ACA"))
                    .when(d5m).then(pl.lit("NAC"))
                    .when(d5m.is_null()).then(pl.lit("?"))
