@@ -754,30 +754,36 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
     epochs = {ep.index: ep for ep in plan.epochs}
     cls_bit = next(k for k, (key, _) in enumerate(plan.findings) if key == "cls")
 
-    def finding(ep: Epoch, key: str, effect: str) -> dict[str, str] | None:
-        if key.startswith("rec:"):
-            rec = ep.records[int(key[4:])]
-            return {"rule": rec.id, "citation": rec.citation.text(), "text_en": rec.text_en, "text_zh": rec.text_zh,
-                    "fact": rec.fact, "effect": rec.effect}
-        if key in ep.provisions:
-            rule, prov = ep.provisions[key]
-            return {"rule": rule, "citation": prov.citation.text(), "text_en": prov.text_en, "text_zh": prov.text_zh,
-                    "fact": prov.fact, "effect": effect}
-        return None
+    cache: dict[tuple[int, str], tuple[str, ...] | None] = {}
+
+    def finding(ep: Epoch, key: str, effect: str) -> tuple[str, ...] | None:
+        """(rule, citation, text_en, text_zh, fact, effect) of a finding in an epoch (once each)."""
+        if (ep.index, key) not in cache:
+            found: tuple[str, ...] | None = None
+            if key.startswith("rec:"):
+                rec = ep.records[int(key[4:])]
+                found = (rec.id, rec.citation.text(), rec.text_en, rec.text_zh, rec.fact, rec.effect)
+            elif key in ep.provisions:
+                rule, prov = ep.provisions[key]
+                found = (rule, prov.citation.text(), prov.text_en, prov.text_zh, prov.fact, effect)
+            cache[(ep.index, key)] = found
+        return cache[(ep.index, key)]
 
     keys = ["__e", "__item_id", "__fm", "__mm", "__cm"]
     distinct = df.select(keys).unique()
     # the findings of every distinct answer in long form (answer, position, finding), then one list each
     names = [f.name for f in FINDING_DTYPE.inner.fields]  # type: ignore[union-attr]
     long: list[tuple[Any, ...]] = []
-    unc_f: dict[tuple[int, int], list[str]] = {}
+    unc_f: list[tuple[int, int, str]] = []  # (epoch, findings mask, UNCONFIRMED rules joined)
     for e, fm in distinct.select("__e", "__fm").unique().iter_rows():
-        unc_f[(e, fm)] = []
-        for k, (key, effect) in enumerate(plan.findings):
-            if fm >> k & 1 and key != "cls" and (f := finding(epochs[e], key, effect)) is not None:
-                long.append((e, fm, None, k, *[f[n] for n in names]))
-                if f["fact"] == "UNCONFIRMED":
-                    unc_f[(e, fm)].append(f["rule"])
+        unconf = []
+        for k in _bits(fm):
+            key, effect = plan.findings[k]
+            if key != "cls" and (f := finding(epochs[e], key, effect)) is not None:
+                long.append((e, fm, None, k, *f))
+                if f[4] == "UNCONFIRMED":
+                    unconf.append(f[0])
+        unc_f.append((e, fm, SEP.join(unconf)))
     for e, item_id in distinct.select("__e", "__item_id").unique().drop_nulls().iter_rows():
         cit, en, zh, fact = plan.items.texts[(e, item_id)]
         long.append((e, None, item_id, cls_bit, "classification", cit, en, zh, fact, "info"))
@@ -788,22 +794,30 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
         numbered.select("__a", "__e", "__fm").join(long_df.filter(pl.col("__item_id").is_null()).drop("__item_id"), on=["__e", "__fm"]),
         numbered.select("__a", "__e", "__item_id").join(long_df.filter(pl.col("__fm").is_null()).drop("__fm"), on=["__e", "__item_id"]),
     ], how="diagonal").sort("__a", "__k").group_by("__a", maintain_order=True).agg(pl.struct(names).alias("findings"))
-    # the classification's UNCONFIRMED facts, less its licence-exception ones unless the answer uses an exception
-    le_bits = sum(1 << k for k, (key, _) in enumerate(plan.findings) if key.split(".")[-1].startswith("le_") and key != "ac_licensing.le_not_for_listed")
-    unconfirmed = [[u for u in plan.items.unconfirmed.get((e, i), []) if not u.startswith("LE ") or fm & le_bits] + unc_f[(e, fm)]
-                   for e, i, fm in distinct.select("__e", "__item_id", "__fm").iter_rows()]
+    # UNCONFIRMED facts: the classification's (less its licence-exception ones unless the answer uses an exception) and the findings'
+    le_bits = sum(1 << k for k, (key, _) in enumerate(plan.findings)
+                  if key.split(".")[-1].startswith("le_") and key != "ac_licensing.le_not_for_listed")
+    unc_i = [(e, i, SEP.join(u for u in us if not u.startswith("LE ")), SEP.join(us)) for (e, i), us in plan.items.unconfirmed.items()]
+    unc_items = pl.DataFrame(unc_i, schema={"__e": pl.Int32, "__item_id": pl.Int32, "__ui": pl.String, "__ui_le": pl.String}, orient="row")
+    unc_masks = pl.DataFrame(unc_f, schema={"__e": pl.Int32, "__fm": pl.Int64, "__uf": pl.String}, orient="row")
+    joined = (numbered.select("__a", "__e", "__item_id", "__fm").join(unc_items, on=["__e", "__item_id"], how="left")
+              .join(unc_masks, on=["__e", "__fm"], how="left").sort("__a"))
+    uses_le = (pl.col("__fm") & le_bits) != 0
+    text = pl.concat_str([pl.when(uses_le).then(pl.col("__ui_le")).otherwise(pl.col("__ui")), pl.col("__uf")], separator=SEP,
+                         ignore_nulls=True).str.strip_chars(SEP).str.replace_all(SEP + SEP, SEP, literal=True)
+    unconfirmed = joined.select(pl.when(text.fill_null("") == "").then(pl.lit([], dtype=pl.List(pl.String)))
+                                .otherwise(text.str.split(SEP)).alias("unconfirmed"))["unconfirmed"]
 
     by_missing = distinct.select("__e", "__item_id", "__mm").unique()
     missing = []
     for e, item_id, mm in by_missing.iter_rows():
-        what = [w for k, w in enumerate(plan.missing) if mm >> k & 1]
+        what = [plan.missing[k] for k in _bits(mm)]
         figures = plan.items.missing.get((e, item_id)) if item_id is not None else None
         missing.append([f"item figures: {figures}" if w.startswith("item figures") and figures else w for w in what])
     by_missing = by_missing.with_columns(_string_lists("missing", missing))
 
     by_cond = distinct.select("__cm").unique()
-    by_cond = by_cond.with_columns(_string_lists("conditions", [[w for k, w in enumerate(plan.conditions) if cm >> k & 1]
-                                                                for cm in by_cond["__cm"].to_list()]))
+    by_cond = by_cond.with_columns(_string_lists("conditions", [[plan.conditions[k] for k in _bits(cm)] for cm in by_cond["__cm"].to_list()]))
     by_epoch = pl.DataFrame({
         "__e": [ep.index for ep in plan.epochs],
         "rulebook_hash": [ep.resolved.rulebook_hash for ep in plan.epochs],
@@ -815,7 +829,7 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
     def join(left: pl.DataFrame, table: pl.DataFrame, on: list[str]) -> pl.DataFrame:
         return left.join(table, on=on, how="left", nulls_equal=True)
 
-    answers = join(join(join(numbered.with_columns(_string_lists("unconfirmed", unconfirmed)),
+    answers = join(join(join(numbered.with_columns(unconfirmed),
                              by_missing, ["__e", "__item_id", "__mm"]), by_cond, ["__cm"]), by_epoch, ["__e"])
     answers = answers.join(per_answer, on="__a", how="left").sort("__a").select(
         pl.col("findings").fill_null(pl.lit([], dtype=FINDING_DTYPE)), "unconfirmed", "missing", "conditions", "rulebook_hash",
@@ -829,6 +843,16 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
         pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
         pl.lit(plan.enforce).alias("enforce_codified"),
     ).select(OUTPUT_COLUMNS)
+
+
+def _bits(mask: int) -> list[int]:
+    """The positions of the set bits of a mask, lowest first."""
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
 
 
 def _string_lists(name: str, lists: list[list[str]]) -> pl.Series:
