@@ -365,7 +365,8 @@ class Alias(_Strict):
 class InstrumentHead(_Strict):
     id: str
     role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric", "country_groups", "destination_scope",
-                  "jurisdiction", "licensing", "end_use_controls", "diffusion", "letters", "guidance"]
+                  "jurisdiction", "licensing", "end_use_controls", "diffusion", "letters", "guidance",
+                  "ownership"]
     title_en: str
     title_zh: str
     citation: Citation
