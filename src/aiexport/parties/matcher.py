@@ -1,0 +1,325 @@
+"""Screening names against a list snapshot: an index of every list name, candidate generation from
+rare character trigrams, a graded score, and an explanation for every hit.
+
+Index (`Index.build`): each name of each entry (the primary name and every alternative name) in its
+normalised form (`names.normalise`), the inverse document frequency of its tokens, and a posting
+table of the character trigrams of its compact form (tokens joined without spaces, so "Hua Wei"
+and "Huawei" meet).
+
+Search (`Index.search`), for a whole batch of queries at once:
+1. every query is normalised into one or more forms (Chinese names give a translated form, a form
+   with known English names, and a full-pinyin form);
+2. candidates: the list names sharing the query form's rarest trigrams (`RARE_GRAMS` of them, so a
+   typo or two still leaves shared grams), best `CANDIDATES` per form by summed trigram weight;
+3. score of each (form, name) pair, in 0..1: the best of the edit-distance similarity of the
+   compact forms (typos, spacing), the token-sort similarity of the keys (word order), and the
+   IDF-weighted token agreement (translated and partial names: the rare tokens must agree), each
+   computed by rapidfuzz in batch;
+4. per query, the best score per list entry, best first; `alert` when the best reaches the threshold.
+Explanations (aligned tokens, how the form was made, what moved the score) are built only for the
+matches returned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from aiexport.parties.names import Form, has_han, normalise
+
+#: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
+#: and false alerts on names of Chinese companies that are on no list
+DEFAULT_THRESHOLD = 0.86
+RARE_TOKENS = 4
+RARE_GRAMS = 10
+CANDIDATES = 12
+#: grams in more names than this are left out of candidate generation (unless a name has fewer than
+#: MIN_GRAMS rarer ones): they tell names apart poorly and make the candidate lists long
+MAX_GRAM_DF = 400
+#: tokens in more names than this ("technology", "trade") only serve when a name has nothing rarer
+MAX_TOKEN_DF = 300
+MIN_GRAMS = 3
+
+
+def _deletions(token: str) -> set[str]:
+    """The token and every string one character shorter (tokens of one or two letters: only itself)."""
+    if len(token) <= 3:
+        return {token}
+    return {token, *(token[:i] + token[i + 1:] for i in range(len(token)))}
+
+
+def grams(text: str) -> list[str]:
+    """Character trigrams of a compact name, padded so that short names have some."""
+    s = f"^{text}$"
+    return [s[i:i + 3] for i in range(len(s) - 2)] if len(s) >= 3 else [s]
+
+
+@dataclass
+class Postings:
+    """Trigram -> names, as arrays (CSR): the names of gram id g are names[start[g]:start[g] + length[g]]."""
+
+    gram_ids: dict[str, int]
+    start: np.ndarray
+    length: np.ndarray
+    names: np.ndarray
+    weight: np.ndarray  # per gram: log((N + 1) / (df + 1))
+
+    @classmethod
+    def build(cls, keys_of_name: list[list[str]], n_names: int) -> Postings:
+        ids: dict[str, int] = {}
+        ks: list[int] = []
+        ns: list[int] = []
+        for i, keys in enumerate(keys_of_name):
+            for k in set(keys):
+                ks.append(ids.setdefault(k, len(ids)))
+                ns.append(i)
+        k_arr = np.asarray(ks, dtype=np.int64)
+        order = np.argsort(k_arr, kind="stable")
+        length = np.bincount(k_arr, minlength=len(ids))
+        start = np.concatenate(([0], np.cumsum(length)[:-1])).astype(np.int64)
+        weight = np.log((n_names + 1) / (length + 1)).astype(np.float32)
+        return cls(ids, start, length, np.asarray(ns, dtype=np.uint32)[order], weight)
+
+    def gather(self, form_of_gram: np.ndarray, gram: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(form, name, weight) for every posting of every (form, gram) asked, in one vectorised step."""
+        lens = self.length[gram]
+        total = int(lens.sum())
+        if total == 0:
+            return np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.float32)
+        ends = np.cumsum(lens)
+        offsets = np.repeat(self.start[gram] - (ends - lens), lens) + np.arange(total)
+        return np.repeat(form_of_gram, lens).astype(np.uint32), self.names[offsets], np.repeat(self.weight[gram], lens)
+
+
+@dataclass
+class Index:
+    entries: pl.DataFrame  # the snapshot's entries (list_id, source, list_code, name, alt_names, …)
+    names: pl.DataFrame  # name_id, entry, matched_name, key, compact, tokens
+    postings: Postings
+    gram_df: dict[str, int]
+    token_idf: dict[str, float]
+
+    @property
+    def max_idf(self) -> float:  # the weight of a token no list name has
+        if not hasattr(self, "_max_idf"):
+            self._max_idf = max(self.token_idf.values(), default=1.0)
+        return self._max_idf
+
+    @classmethod
+    def build(cls, entries: pl.DataFrame) -> Index:
+        rows: list[tuple[int, int, str, str, str, list[str]]] = []
+        nid = 0
+        for e, (name, alts) in enumerate(entries.select("name", "alt_names").iter_rows()):
+            for text in dict.fromkeys([name, *(alts or [])]):
+                if not text:
+                    continue
+                for form in normalise(text)[:1] if not has_han(text) else normalise(text):
+                    rows.append((nid, e, text, form.key, form.compact, list(form.tokens)))
+                    nid += 1
+        names = pl.DataFrame(rows, schema={"name_id": pl.UInt32, "entry": pl.UInt32, "matched_name": pl.String, "key": pl.String,
+                                           "compact": pl.String, "tokens": pl.List(pl.String)}, orient="row")
+        n = max(names.height, 1)
+        token_df = Counter(t for toks in names["tokens"].to_list() for t in set(toks))
+        token_idf = {t: math.log((n + 1) / (c + 1)) + 1.0 for t, c in token_df.items()}
+        compacts = names["compact"].to_list()
+        postings = Postings.build([grams(c) for c in compacts], n)
+        gram_df = {g: int(postings.length[i]) for g, i in postings.gram_ids.items()}
+        tokens = Postings.build(names["tokens"].to_list(), n)
+        # one-deletion neighbourhoods of every list token (SymSpell): a query token with one typo
+        # shares a neighbour with its list token
+        near: dict[str, list[int]] = {}
+        for t, i in tokens.gram_ids.items():
+            for v in _deletions(t):
+                near.setdefault(v, []).append(i)
+        index = cls(entries, names, postings, gram_df, token_idf)
+        index.tokens, index.near = tokens, near
+        index.vocab = list(tokens.gram_ids)
+        by_compact: dict[str, list[int]] = {}
+        for i, c in enumerate(compacts):
+            by_compact.setdefault(c, []).append(i)
+        index.by_compact = by_compact
+        return index
+
+    # --- search --------------------------------------------------------------------------------
+
+    def _forms(self, queries: list[str]) -> pl.DataFrame:
+        rows = []
+        for q, text in enumerate(queries):
+            for f, form in enumerate(normalise(text or "")):
+                rows.append((q, f, form.key, form.compact, list(form.tokens), list(form.how), has_han(text)))
+        return pl.DataFrame(rows, schema={"q": pl.UInt32, "f": pl.UInt32, "key": pl.String, "compact": pl.String,
+                                          "tokens": pl.List(pl.String), "how": pl.List(pl.String), "han": pl.Boolean}, orient="row")
+
+    def _candidates(self, forms: pl.DataFrame) -> pl.DataFrame:
+        """(row of forms, name_id) pairs to score: the names holding the form's rarest tokens (or a
+        list token one typo away), else — for names read from Chinese, or when no token is known —
+        the names sharing the form's rarest trigrams; the best CANDIDATES per form by summed weight."""
+        tok_ids, tok_len = self.tokens.gram_ids, self.tokens.length
+        gram_ids, gram_len = self.postings.gram_ids, self.postings.length
+        t_rows: list[int] = []
+        t_keys: list[int] = []
+        g_rows: list[int] = []
+        g_keys: list[int] = []
+        e_rows: list[int] = []
+        e_names: list[int] = []
+        for r, (tokens, compact, han) in enumerate(forms.select("tokens", "compact", "han").iter_rows()):
+            found: list[int] = []  # per query token: the list token itself, or its nearest list tokens (a typo)
+            unknown_tokens: list[str] = []
+            for t in set(tokens):
+                if t in tok_ids:
+                    found.append(tok_ids[t])
+                    continue
+                unknown_tokens.append(t)
+                near = {i for v in _deletions(t) for i in self.near.get(v, ())}
+                if near:
+                    vocab = self.vocab
+                    found.extend(sorted(near, key=lambda i: -fuzz.ratio(t, vocab[i]))[:3])
+            ranked = sorted(set(found), key=tok_len.__getitem__)
+            ranked = [t for t in ranked[:RARE_TOKENS] if tok_len[t] <= MAX_TOKEN_DF] or ranked[:1]
+            t_rows.extend([r] * len(ranked))
+            t_keys.extend(ranked)
+            same = self.by_compact.get(compact)
+            if same is not None:  # the very same name (after normalisation) is always a candidate
+                e_rows.extend([r] * len(same))
+                e_names.extend(same)
+            if han or unknown_tokens or not ranked:
+                # trigrams of the unknown tokens (a typo, two words run together), or of the whole name
+                text = compact
+                gs = sorted({gram_ids[g] for g in grams(text) if g in gram_ids}, key=gram_len.__getitem__)
+                pick = [g for g in gs[:RARE_GRAMS] if gram_len[g] <= MAX_GRAM_DF] or gs[:MIN_GRAMS]
+                g_rows.extend([r] * len(pick))
+                g_keys.extend(pick)
+        f1, n1, w1 = self.tokens.gather(np.asarray(t_rows, dtype=np.int64), np.asarray(t_keys, dtype=np.int64))
+        f2, n2, w2 = self.postings.gather(np.asarray(g_rows, dtype=np.int64), np.asarray(g_keys, dtype=np.int64))
+        f3, n3 = np.asarray(e_rows, dtype=np.uint32), np.asarray(e_names, dtype=np.uint32)
+        w3 = np.full(len(f3), 1e6, dtype=np.float32)  # an identical name ranks first
+        hits = pl.DataFrame({"row": np.concatenate([f1, f2, f3]), "name_id": np.concatenate([n1, n2, n3]),
+                             "w": np.concatenate([w1, w2, w3])})
+        hits = hits.group_by("row", "name_id").agg(pl.col("w").sum())
+        return hits.sort(["row", "w"], descending=[False, True]).group_by("row", maintain_order=True).head(CANDIDATES).drop("w")
+
+    def search(self, queries: list[str], threshold: float = DEFAULT_THRESHOLD, limit: int = 5, explain: bool = True) -> list[dict[str, Any]]:
+        """Screen every query; one answer per query, in order: decision and matches (best first)."""
+        forms = self._forms(queries)
+        answers: list[dict[str, Any]] = [{"decision": "clear", "matches": []} for _ in queries]
+        if forms.height == 0:
+            return answers
+        cand = self._candidates(forms)
+        if cand.height == 0:
+            return answers
+        rows = cand["row"].to_numpy()
+        nids = cand["name_id"].to_numpy()
+        pairs = pl.DataFrame({
+            "q": forms["q"].to_numpy()[rows], "f": forms["f"].to_numpy()[rows], "row": rows, "name_id": nids,
+            "entry": self.names["entry"].to_numpy()[nids],
+        })
+        q_compact, q_key = forms["compact"].to_list(), forms["key"].to_list()
+        n_compact, n_key = self.names["compact"].to_list(), self.names["key"].to_list()
+        ratio = process.cpdist([q_compact[r] for r in rows], [n_compact[i] for i in nids], scorer=fuzz.ratio, workers=-1)
+        order = process.cpdist([q_key[r] for r in rows], [n_key[i] for i in nids], scorer=fuzz.token_sort_ratio, workers=-1)
+        agree = self._exact_agreement(forms, pairs)
+        han = forms["han"].to_numpy()[rows]
+        if han.any():  # names read from Chinese: fuzzy token agreement (pinyin runs, near spellings), slower, few
+            q_tokens, n_tokens = forms["tokens"].to_list(), self.names["tokens"].to_list()
+            for i in np.flatnonzero(han):
+                agree[i] = max(agree[i], self._agreement(q_tokens[rows[i]], n_tokens[nids[i]])[0])
+        scored = pairs.with_columns(
+            pl.Series("s_ratio", ratio, dtype=pl.Float64) / 100, pl.Series("s_order", order, dtype=pl.Float64) / 100,
+            pl.Series("s_tokens", agree, dtype=pl.Float64),
+        ).with_columns(pl.max_horizontal("s_ratio", "s_order", "s_tokens").alias("score"))
+        best = scored.sort("score", descending=True).unique(["q", "entry"], keep="first", maintain_order=True)
+        top = best.filter(pl.col("score") >= threshold).group_by("q", maintain_order=True).head(limit)
+        by_form = {(r["q"], r["f"]): r for r in forms.iter_rows(named=True)} if explain else {}
+        matched_names = self.names["matched_name"]
+        for row in top.iter_rows(named=True):
+            q = row["q"]
+            ans = answers[q]
+            ans["decision"] = "alert"
+            entry = self.entries.row(row["entry"], named=True)
+            form = by_form.get((q, row["f"]))
+            matched = matched_names[row["name_id"]]
+            match = {"list_id": entry.get("list_id"), "list_name": entry.get("name"), "matched_name": matched,
+                     "source": entry.get("source"), "list_code": entry.get("list_code"), "score": round(row["score"], 4)}
+            if explain:
+                match["explanation"] = self.explain(form, row, entry)
+            ans["matches"].append(match)
+        return answers
+
+    # --- scoring details ------------------------------------------------------------------------
+
+    def _exact_agreement(self, forms: pl.DataFrame, pairs: pl.DataFrame) -> np.ndarray:
+        """IDF-weighted agreement of whole tokens for every pair, in batch (harmonic mean of the share
+        of each side's token weight found on the other side)."""
+        idf, default = self.token_idf, self.max_idf
+        pid = pl.int_range(pl.len(), dtype=pl.UInt32).alias("pid")
+        p = pairs.select(pid, "row", "name_id")
+        qt = p.join(forms.with_row_index("row").select(pl.col("row").cast(pairs.schema["row"]), "tokens"), on="row").select(
+            "pid", pl.col("tokens").list.unique()).explode("tokens").drop_nulls()
+        nt = p.join(self.names.select(pl.col("name_id").cast(pairs.schema["name_id"]), "tokens"), on="name_id").select(
+            "pid", pl.col("tokens").list.unique()).explode("tokens").drop_nulls()
+        weight = pl.col("tokens").replace_strict(idf, default=default, return_dtype=pl.Float64)
+        qw = qt.group_by("pid").agg(weight.sum().alias("wq"))
+        nw = nt.group_by("pid").agg(weight.sum().alias("wn"))
+        both = qt.join(nt, on=["pid", "tokens"]).group_by("pid").agg(weight.sum().alias("wm"))
+        out = p.select("pid").join(qw, on="pid", how="left").join(nw, on="pid", how="left").join(both, on="pid", how="left").sort("pid")
+        cq = (pl.col("wm") / pl.col("wq")).fill_null(0.0)
+        cn = (pl.col("wm") / pl.col("wn")).fill_null(0.0)
+        f1 = pl.when(cq + cn > 0).then(2 * cq * cn / (cq + cn)).otherwise(0.0)
+        return out.select(f1.alias("f1"))["f1"].to_numpy().copy()
+
+    def _agreement(self, q: list[str], n: list[str]) -> tuple[float, list[tuple[str, str, float]]]:
+        """IDF-weighted token agreement (harmonic mean of the weight matched on each side) and the
+        aligned token pairs. A query token may match one list token (similarity ≥ 0.8) or a run of
+        two or three list tokens written as one word (pinyin "quanxinhao" ~ "quan xin hao")."""
+        idf = self.token_idf
+        default = self.max_idf
+        used: set[int] = set()
+        aligned = []
+        matched_q = 0.0
+        for t in q:
+            best, at, span = 0.0, -1, 1
+            for j, u in enumerate(n):
+                if j not in used:
+                    r = fuzz.ratio(t, u) / 100
+                    if r > best:
+                        best, at, span = r, j, 1
+            if best < 0.8 and len(t) >= 6:
+                for j in range(len(n)):
+                    for k in (2, 3):
+                        if j + k <= len(n) and not used.intersection(range(j, j + k)):
+                            r = fuzz.ratio(t, "".join(n[j:j + k])) / 100
+                            if r > best:
+                                best, at, span = r, j, k
+            if best >= 0.8:
+                matched_q += idf.get(t, default) * best
+                used.update(range(at, at + span))
+                aligned.append((t, " ".join(n[at:at + span]), round(best, 3)))
+        wq = sum(idf.get(t, default) for t in q)
+        wn = sum(idf.get(u, default) for u in n)
+        mn = sum(idf.get(n[j], default) for j in used)
+        cq = matched_q / wq if wq else 0.0
+        cn = mn / wn if wn else 0.0
+        return (2 * cq * cn / (cq + cn) if cq + cn else 0.0), aligned
+
+    def explain(self, form: dict[str, Any], row: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+        score, aligned = self._agreement(form["tokens"], row["tokens"])
+        moved = {"edit similarity of the compact names": round(row["s_ratio"], 4), "word-order-free similarity": round(row["s_order"], 4),
+                 "IDF-weighted token agreement": round(row["s_tokens"], 4)}
+        return {
+            "query_form": form["key"], "list_form": row["key"], "how": list(form["how"]),
+            "aligned_tokens": [{"query": a, "list": b, "similarity": s, "idf": round(self.token_idf.get(b.split()[0], 0.0), 3)}
+                               for a, b, s in aligned],
+            "score_parts": moved, "decided_by": max(moved, key=lambda k: moved[k]),
+            "federal_register_notice": entry.get("federal_register_notice"), "license_requirement": entry.get("license_requirement"),
+            "license_policy": entry.get("license_policy"),
+        }
+
+
+def form_of(text: str) -> Form:
+    return normalise(text)[0]

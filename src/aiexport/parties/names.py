@@ -1,0 +1,211 @@
+"""Company and person names, normalised so that a name written in Chinese characters, in pinyin or
+in English can meet its list entry.
+
+`normalise(name)` gives one or more `Form`s of a name: lower-case ASCII tokens with legal forms
+removed ("Co., Ltd.", 股份有限公司 …), the telegraphic forms lists use expanded (TECH, GRP, INTL),
+plurals folded, other scripts transliterated (anyascii). A name in Chinese characters is first
+simplified (OpenCC t2s), then read word by word: the common words of company names are translated
+(科技 → technology, 半导体 → semiconductor, `parties/data/zh_words.csv`), place names romanised
+(北京 → beijing), and the rest — usually the brand — written as one pinyin word (华为 → huawei), as
+English renderings of Chinese names do. A second form keeps every character in pinyin, for lists
+that romanise the whole name. Known English names of Chinese companies whose brands neither
+pinyin nor translation reach (北方华创 → NAURA) come from `parties/data/zh_known_names.csv`, each
+with its source. Every form records how it was made, for the explanation of a hit.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from anyascii import anyascii
+
+# --- English ---------------------------------------------------------------------------------------
+
+#: legal forms and filler dropped from company names (after lower-casing and punctuation removal)
+LEGAL_FORMS = frozenset(
+    ["co", "company", "ltd", "limited", "corp", "corporation", "inc", "incorporated", "llc", "plc", "lp", "llp", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "spa", "srl", "bv", "nv", "ab", "as", "asa", "oy", "jsc", "ojsc", "pjsc", "cjsc", "ooo", "zao", "oao", "pao", "tov", "pte", "pvt", "private", "public", "sdn", "bhd", "kk", "kabushiki", "kaisha", "the", "of", "and"]
+)
+#: telegraphic forms and variants -> one spelling
+ABBREVIATIONS = {
+    "tech": "technology", "techn": "technology", "technol": "technology", "technologies": "technology", "technological": "technology",
+    "grp": "group", "intl": "international", "int'l": "international", "internat": "international",
+    "elec": "electronic", "electr": "electronic", "electronics": "electronic", "electrical": "electric",
+    "mfg": "manufacturing", "manuf": "manufacturing", "eng": "engineering", "engg": "engineering",
+    "inst": "institute", "institutes": "institute", "univ": "university", "natl": "national", "nat'l": "national",
+    "sci": "science", "sciences": "science", "scientific": "science", "ind": "industry", "inds": "industry",
+    "industries": "industry", "industrial": "industry", "equip": "equipment", "sys": "system", "systems": "system",
+    "comm": "communication", "comms": "communication", "communications": "communication", "telecom": "telecommunication",
+    "telecommunications": "telecommunication", "info": "information", "svc": "service", "svcs": "service", "services": "service",
+    "dev": "development", "res": "research", "acad": "academy", "assn": "association", "assoc": "association",
+    "instruments": "instrument", "materials": "material", "semiconductors": "semiconductor", "holdings": "holding",
+    "networks": "network", "solutions": "solution", "products": "product", "devices": "device", "components": "component",
+    "computers": "computer", "laboratories": "laboratory", "labs": "laboratory", "lab": "laboratory", "microelectronics": "microelectronic",
+    "optoelectronics": "optoelectronic", "optoelectronical": "optoelectronic", "photoelectric": "optoelectronic",
+    "aeronautics": "aeronautic", "aeronautical": "aeronautic", "aero": "aeronautic", "aerospaces": "aerospace",
+    "mgmt": "management", "trading": "trade", "investments": "investment", "enterprises": "enterprise",
+    "centre": "center", "ctr": "center", "hk": "hongkong", "hong": "hong", "shenzen": "shenzhen", "peking": "beijing",
+}
+_PUNCT = re.compile(r"[^0-9a-z]+")
+
+
+@dataclass(frozen=True)
+class Form:
+    """One normalised form of a name: its tokens, and how it was made."""
+
+    tokens: tuple[str, ...]
+    how: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return " ".join(self.tokens)
+
+    @property
+    def compact(self) -> str:
+        return "".join(self.tokens)
+
+
+def english_tokens(text: str) -> tuple[str, ...]:
+    """Lower-case ASCII tokens of a Latin-script (or transliterated) name, legal forms dropped."""
+    s = anyascii(unicodedata.normalize("NFKC", text)).lower().replace("&", " and ").replace("'", "")
+    raw = [t for t in _PUNCT.split(s) if t]
+    out = []
+    for t in raw:
+        t = ABBREVIATIONS.get(t, t)
+        if t in LEGAL_FORMS:
+            continue
+        out.append(t)
+    # "co ltd" leftovers such as a lone "s" from "co.'s" are dropped; a name made only of legal forms keeps them
+    return tuple(out) if out else tuple(raw)
+
+
+# --- Chinese ---------------------------------------------------------------------------------------
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CN_LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "股份公司", "总公司", "分公司", "公司", "有限合伙", "合伙企业")
+
+
+def has_han(text: str) -> bool:
+    return bool(_HAN.search(text))
+
+
+@lru_cache(maxsize=1)
+def _converter():  # OpenCC traditional -> simplified, loaded once
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _data_rows(name: str) -> list[dict[str, str]]:
+    text = (resources.files("aiexport.parties") / "data" / name).read_text(encoding="utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
+
+
+@lru_cache(maxsize=1)
+def zh_words() -> dict[str, tuple[str, str]]:
+    """Chinese word -> (English tokens, kind: word or place), longest words tried first."""
+    return {r["zh"]: (r["en"], r["kind"]) for r in _data_rows("zh_words.csv")}
+
+
+@lru_cache(maxsize=1)
+def zh_known_names() -> dict[str, list[tuple[str, str]]]:
+    """Chinese brand or name -> [(English name, source)], from public sources."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for r in _data_rows("zh_known_names.csv"):
+        out.setdefault(r["zh"], []).append((r["en"], r["source"]))
+    return out
+
+
+def _pinyin(text: str) -> list[str]:
+    from pypinyin import lazy_pinyin
+
+    return [s for s in lazy_pinyin(text, errors="ignore") if s.isascii() and s.isalpha()]
+
+
+def _strip_legal(text: str) -> str:
+    for form in CN_LEGAL_FORMS:
+        if text.endswith(form):
+            return text[: -len(form)]
+    return text
+
+
+@dataclass
+class _Reader:
+    words: dict[str, tuple[str, str]]
+    tokens: list[str] = field(default_factory=list)
+    how: list[str] = field(default_factory=list)
+    brand: str = ""
+
+    def flush(self) -> None:
+        if self.brand:
+            py = "".join(_pinyin(self.brand))
+            if py:
+                self.tokens.append(py)
+                self.how.append(f"{self.brand}→{py} (pinyin)")
+            self.brand = ""
+
+    def read(self, text: str) -> None:
+        i, n = 0, len(text)
+        longest = max((len(w) for w in self.words), default=1)
+        while i < n:
+            ch = text[i]
+            if not _HAN.match(ch):
+                self.flush()
+                self.tokens.extend(english_tokens(ch) if ch.strip() and ch.isalnum() else ())
+                i += 1
+                continue
+            for size in range(min(longest, n - i), 0, -1):
+                w = text[i:i + size]
+                if w in self.words:
+                    self.flush()
+                    en, kind = self.words[w]
+                    toks = [t for t in english_tokens(en)]
+                    self.tokens.extend(toks)
+                    label = ("place" if kind == "place" else f"known English name; {kind[6:]}" if kind.startswith("known:")
+                             else "translated")
+                    self.how.append(f"{w}→{' '.join(toks)} ({label})")
+                    i += size
+                    break
+            else:
+                self.brand += ch
+                i += 1
+        self.flush()
+
+
+def chinese_forms(text: str) -> list[Form]:
+    """The forms of a name written in Chinese characters (see the module docstring)."""
+    simple = _converter().convert(unicodedata.normalize("NFKC", text))
+    how0 = [f"{text}→{simple} (traditional to simplified)"] if simple != text else []
+    # brackets hold a place or a former name: read them as part of the name
+    flat = re.sub(r"[()（）\[\]【】《》“”\"'·・\s-]+", " ", simple).strip()
+    core = _strip_legal(flat.replace(" ", ""))
+    forms: list[Form] = []
+    known = {zh: (names[0][0], f"known:{names[0][1]}") for zh, names in zh_known_names().items() if zh in core}
+    dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
+    for words in dictionaries:
+        reader = _Reader(words)
+        for part in core.split():
+            reader.read(part)
+        if reader.tokens:
+            forms.append(Form(tuple(reader.tokens), tuple(how0 + reader.how)))
+    syllables = _pinyin(core)
+    if syllables:
+        forms.append(Form(tuple(syllables), tuple(how0 + [f"{core}→{' '.join(syllables)} (pinyin of every character)"])))
+    return forms
+
+
+def normalise(name: str) -> list[Form]:
+    """Every form under which a name is matched (at least one for any non-empty name)."""
+    if not name or not name.strip():
+        return []
+    if has_han(name):
+        forms = chinese_forms(name)
+        latin = _HAN.sub(" ", name)
+        if latin.strip() and english_tokens(latin):
+            forms.append(Form(english_tokens(latin), ("Latin part of a mixed-script name",)))
+        return forms or [Form(english_tokens(name))]
+    return [Form(english_tokens(name))]
