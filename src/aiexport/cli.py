@@ -155,19 +155,19 @@ def _book(path: Path, specs: Path | None, bar: Progress | None = None) -> tuple[
     return tx, spec_frame
 
 
-def _determine(path: Path, specs: Path | None, rb: Any, day: date, enforce: bool) -> pl.LazyFrame:
+def _determine(path: Path, specs: Path | None, rb: Any, day: date, enforce: bool, screen: Any = None) -> pl.LazyFrame:
     """The answers for a book, lazy: the decisions are made, the texts joined as they are written."""
     from aiexport.licensing import check_lazy
 
     if not (path.is_file() and path.stat().st_size > PROGRESS_BYTES):
         tx, spec_frame = _book(path, specs)
-        return check_lazy(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
+        return check_lazy(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path), screen=screen)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=render.console(stderr=True), transient=True) as bar:
         task = bar.add_task("reading", total=3)
         tx, spec_frame = _book(path, specs, bar)
         bar.update(task, advance=1, description=f"determining {tx.height:,} lines")
-        result = check_lazy(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path))
+        result = check_lazy(tx, rb, day, specs=spec_frame, enforce_codified=enforce, source=str(path), screen=screen)
         bar.update(task, advance=1)
     return result
 
@@ -209,11 +209,18 @@ def check(
     json_out: JsonOpt = False,
     lang: LangOpt = Lang.en,
     output: Annotated[Path | None, typer.Option("--output", help="Write results to .jsonl, .csv or .parquet.")] = None,
+    list_file: Annotated[Path | None, typer.Option("--list", help="Screen every consignee and end user against this list "
+                                                                "(CSL CSV/JSON, OFAC, DPL, FtM).")] = None,
 ) -> None:
     """Does this transaction need a licence? For one line or a whole order book."""
     day = _as_of(as_of)
     rb = load_rulebook(scenario)
-    result = _determine(book, specs, rb, day, enforce_codified)
+    screen = None
+    if list_file is not None:
+        from aiexport.parties.screening import load_index, party_screen
+
+        screen = party_screen(load_index(list_file)[0])
+    result = _determine(book, specs, rb, day, enforce_codified, screen)
     if output is not None:
         _sink(result, output)
     verdicts = result.select("verdict").collect()
@@ -264,6 +271,43 @@ def impact(
         out.print(f"{basis.height:,} more keep their verdict but change control (a new legal basis):")
         out.print(render.impact_table(basis.head(500).to_dicts(), lang.value, control=True))
     out.print(render.impact_counts(counts.to_dicts(), lang.value))
+
+
+@app.command()
+def screen(
+    names: Annotated[Path, typer.Argument(help="CSV with columns id,name and optionally country.")],
+    list_file: Annotated[Path, typer.Option("--list", help="The list: CSL CSV or JSON, OFAC SDN CSV, BIS DPL text, FtM JSON.")],
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Alert at or above this score (0..1); default: the measured one.")] = None,
+    json_out: JsonOpt = False,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the answers to .jsonl.")] = None,
+) -> None:
+    """Screen names (Chinese, pinyin or English) against a restricted-party list; every hit explained."""
+    from aiexport.parties.matcher import DEFAULT_THRESHOLD
+    from aiexport.parties.screening import load_index, read_names_file, screen_frame
+
+    t = DEFAULT_THRESHOLD if threshold is None else threshold
+    if not 0.0 < t <= 1.0:
+        raise InputError(f"--threshold: {t} is outside 0..1; give a score such as {DEFAULT_THRESHOLD}", field="--threshold")
+    frame = read_names_file(names)
+    index, snap = load_index(list_file)
+    answers = screen_frame(frame, index, t)
+    if output is not None:
+        if output.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
+            raise InputError(f"--output: {str(output)!r}: screening answers are written as .jsonl", field="--output")
+        output.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers), encoding="utf-8")
+    if json_out:
+        sys.stdout.write("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
+        return
+    out = render.console()
+    t_ = render.Table(show_header=True, header_style="bold")
+    for col in ("id", "name", "decision", "best match", "list", "score"):
+        t_.add_column(col)
+    for a in answers[:500]:
+        m = a["matches"][0] if a["matches"] else {}
+        t_.add_row(str(a["id"]), a["name"], a["decision"], m.get("matched_name", ""), m.get("list_code") or "", str(m.get("score", "")))
+    out.print(t_)
+    alerts = sum(a["decision"] == "alert" for a in answers)
+    out.print(f"{alerts:,} alerts of {len(answers):,} names · list {snap.format} {snap.content_hash[:16]} · threshold {t}")
 
 
 @app.command("timeline")

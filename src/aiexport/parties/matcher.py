@@ -144,6 +144,7 @@ class Index:
         for i, c in enumerate(compacts):
             by_compact.setdefault(c, []).append(i)
         index.by_compact = by_compact
+        index.names_casefold = [" ".join(t.split()).casefold() for t in names["matched_name"].to_list()]
         return index
 
     # --- search --------------------------------------------------------------------------------
@@ -233,7 +234,12 @@ class Index:
             pl.Series("s_ratio", ratio, dtype=pl.Float64) / 100, pl.Series("s_order", order, dtype=pl.Float64) / 100,
             pl.Series("s_tokens", agree, dtype=pl.Float64),
         ).with_columns(pl.max_horizontal("s_ratio", "s_order", "s_tokens").alias("score"))
-        best = scored.sort("score", descending=True).unique(["q", "entry"], keep="first", maintain_order=True)
+        # among equal scores, the entry whose name is written exactly as the query comes first
+        raw = [" ".join((queries[q] or "").split()).casefold() for q in pairs["q"].to_list()]
+        names_cf = self.names_casefold
+        scored = scored.with_columns(pl.Series("exact", [a == names_cf[i] for a, i in zip(raw, nids.tolist(), strict=True)]))
+        best = scored.sort(["score", "exact", "entry"], descending=[True, True, False]).unique(["q", "entry"], keep="first",
+                                                                                             maintain_order=True)
         top = best.filter(pl.col("score") >= threshold).group_by("q", maintain_order=True).head(limit)
         by_form = {(r["q"], r["f"]): r for r in forms.iter_rows(named=True)} if explain else {}
         matched_names = self.names["matched_name"]
@@ -245,7 +251,8 @@ class Index:
             form = by_form.get((q, row["f"]))
             matched = matched_names[row["name_id"]]
             match = {"list_id": entry.get("list_id"), "list_name": entry.get("name"), "matched_name": matched,
-                     "source": entry.get("source"), "list_code": entry.get("list_code"), "score": round(row["score"], 4)}
+                     "source": entry.get("source"), "list_code": entry.get("list_code"), "score": round(row["score"], 4),
+                     "federal_register_notice": entry.get("federal_register_notice"), "license_policy": entry.get("license_policy")}
             if explain:
                 match["explanation"] = self.explain(form, row, entry)
             ans["matches"].append(match)
@@ -308,11 +315,12 @@ class Index:
         return (2 * cq * cn / (cq + cn) if cq + cn else 0.0), aligned
 
     def explain(self, form: dict[str, Any], row: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
-        score, aligned = self._agreement(form["tokens"], row["tokens"])
+        name = self.names.row(row["name_id"], named=True)
+        _, aligned = self._agreement(form["tokens"], name["tokens"])
         moved = {"edit similarity of the compact names": round(row["s_ratio"], 4), "word-order-free similarity": round(row["s_order"], 4),
                  "IDF-weighted token agreement": round(row["s_tokens"], 4)}
         return {
-            "query_form": form["key"], "list_form": row["key"], "how": list(form["how"]),
+            "query_form": form["key"], "list_form": name["key"], "how": list(form["how"]),
             "aligned_tokens": [{"query": a, "list": b, "similarity": s, "idf": round(self.token_idf.get(b.split()[0], 0.0), 3)}
                                for a, b, s in aligned],
             "score_parts": moved, "decided_by": max(moved, key=lambda k: moved[k]),

@@ -192,6 +192,9 @@ def chinese_forms(text: str) -> list[Form]:
             reader.read(part)
         if reader.tokens:
             forms.append(Form(tuple(reader.tokens), tuple(how0 + reader.how)))
+    for zh, (en, _) in known.items():  # a known English name alone: the list may carry just the brand's name
+        if zh == core or core.startswith(zh):
+            forms.append(Form(english_tokens(en), tuple(how0 + [f"{zh}→{en} (known English name; {zh_known_names()[zh][0][1]})"])))
     syllables = _pinyin(core)
     if syllables:
         forms.append(Form(tuple(syllables), tuple(how0 + [f"{core}→{' '.join(syllables)} (pinyin of every character)"])))

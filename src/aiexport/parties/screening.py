@@ -1,0 +1,107 @@
+"""Screening a file of names (or the parties of an order book) against a list snapshot.
+
+`aiexport screen NAMES --list LIST` reads NAMES (CSV with `id,name` and an optional `country`),
+builds the index of LIST (any format `parties.lists` reads) and answers one object per name:
+`decision` (`alert` when the best match reaches the threshold, else `clear`) and `matches` (best
+first), each with the list entry, the name of it that matched, the score and its explanation.
+
+`party_screen(index)` is the licensing pipeline's `PartyScreen`: it screens the consignee and end
+user of every line and turns the lists that alert into `party_list_status` codes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from aiexport.errors import InputError
+from aiexport.parties.matcher import DEFAULT_THRESHOLD, Index
+
+#: list codes of the Consolidated Screening List -> the party_list_status codes of the licensing contract
+STATUS_OF_LIST = {"EL": "entity_list", "MEU": "meu", "DPL": "dpl", "UVL": "uvl", "SDN": "sdn"}
+_POLICIES = ("presumption_of_denial", "case_by_case", "presumption_of_approval")
+
+
+def load_index(list_path: str | Path) -> tuple[Index, Any]:
+    """The snapshot of a list file and its index (errors leave nothing half-loaded)."""
+    from aiexport.parties.lists import load_snapshot
+
+    snap = load_snapshot(list_path)
+    return Index.build(snap.entries), snap
+
+
+def read_names_file(path: str | Path) -> pl.DataFrame:
+    """NAMES_FILE: CSV with `id,name` and optionally `country`; every row checked."""
+    p = Path(path)
+    source = str(path)
+    if not p.is_file():
+        raise InputError(f"{source}: file not found; give a CSV of names with columns id,name", field="NAMES")
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise InputError(f"{source}: the file is empty; give a header row id,name and at least one name")
+    if b"\x00" in raw:
+        raise InputError(f"{source}: binary data, not a CSV; give a CSV of names with columns id,name")
+    try:
+        df = pl.read_csv(raw.removeprefix(b"\xef\xbb\xbf"), infer_schema=False)
+    except Exception as exc:  # polars raises several parser errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{source}: not a readable CSV ({first[:100]}); give a CSV with a header row id,name") from None
+    cols = [c.strip() for c in df.columns]
+    df.columns = cols
+    for c in cols:
+        if c not in ("id", "name", "country"):
+            raise InputError(f"{source}: field {c}: unknown column; use id, name and optionally country", field=c)
+    for c in ("id", "name"):
+        if c not in cols:
+            raise InputError(f"{source}: field {c}: the column is missing; give a header row id,name", field=c)
+    if df.height == 0:
+        raise InputError(f"{source}: no rows under the header; give at least one name")
+    df = df.with_columns(pl.col(c).str.strip_chars() for c in cols)
+    bad = df.with_row_index("row", offset=1).filter(pl.col("id").is_null() | pl.col("name").is_null())
+    if bad.height:
+        row = bad.row(0, named=True)
+        field = "id" if row["id"] is None else "name"
+        raise InputError(f"{source}: row {row['row']}, field {field}: empty; give every row an id and a name", field=field, row=row["row"])
+    dup = df.with_row_index("row", offset=1).filter(pl.col("id").is_duplicated())
+    if dup.height:
+        row = dup.row(1, named=True) if dup.height > 1 else dup.row(0, named=True)
+        raise InputError(f"{source}: row {row['row']}, field id: duplicate id {row['id']!r}; give each row a unique id", field="id",
+                         row=row["row"])
+    return df
+
+
+def screen_frame(names: pl.DataFrame, index: Index, threshold: float = DEFAULT_THRESHOLD, explain: bool = True) -> list[dict[str, Any]]:
+    """One answer per row of `names` (id, name[, country]), in order."""
+    answers = index.search(names["name"].to_list(), threshold=threshold, explain=explain)
+    out = []
+    for (row_id, name), ans in zip(names.select("id", "name").iter_rows(), answers, strict=True):
+        out.append({"id": row_id, "name": name, "decision": ans["decision"], "threshold": threshold, "matches": ans["matches"]})
+    return out
+
+
+def party_screen(index: Index, threshold: float = DEFAULT_THRESHOLD):
+    """The licensing pipeline's PartyScreen over this index: the consignee's and end user's alerts as
+    party_list_status codes ("none" when both are clear), the most restrictive policy of the entries."""
+
+    def screen(parties: pl.DataFrame) -> pl.DataFrame:
+        statuses: list[str | None] = []
+        policies: list[str | None] = []
+        cons = index.search([n or "" for n in parties["consignee_name"].to_list()], threshold=threshold, explain=False)
+        users = index.search([n or "" for n in parties["end_user_name"].to_list()], threshold=threshold, explain=False)
+        for c_name, u_name, a, b in zip(parties["consignee_name"].to_list(), parties["end_user_name"].to_list(), cons, users, strict=True):
+            if not c_name and not u_name:
+                statuses.append(None)  # nobody to screen: the line stays unscreened
+                policies.append(None)
+                continue
+            codes = [STATUS_OF_LIST[m["list_code"]] for ans in (a, b) for m in ans["matches"] if m.get("list_code") in STATUS_OF_LIST]
+            codes = list(dict.fromkeys(codes))
+            statuses.append(";".join(codes) if codes else "none")
+            found = [p for ans in (a, b) for m in ans["matches"] for p in _POLICIES
+                     if m.get("license_policy") and p.replace("_", " ") in str(m["license_policy"]).lower().replace("-", " ")]
+            policies.append(min(found, key=_POLICIES.index) if found else None)
+        return pl.DataFrame({"__i": parties["__i"], "party_list_status": statuses, "party_list_policy": policies},
+                            schema={"__i": pl.UInt32, "party_list_status": pl.String, "party_list_policy": pl.String})
+
+    return screen

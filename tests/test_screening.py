@@ -1,0 +1,188 @@
+"""Restricted-party screening (issue #4): names in Chinese, pinyin or English against the real CSL.
+
+Lists: the 2026 Consolidated Screening List copy in shared/data/lists (PROVENANCE.md there).
+Names: shared/data/names/zh_en_pairs_dev.csv (real Chinese-English pairs of listed-on-exchange
+companies, not chosen for being on any restricted list).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from aiexport.parties.matcher import DEFAULT_THRESHOLD, Index
+from aiexport.parties.names import normalise
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+CSL_2026 = SHARED / "lists" / "export-controls-agent-mcp" / "consolidated-2026-07-31.csv"
+PAIRS = SHARED / "names" / "zh_en_pairs_dev.csv"
+ROOT = Path(__file__).resolve().parents[1]
+_LOCAL = ROOT / ".venv" / "bin" / "aiexport"
+AIEXPORT = str(_LOCAL) if _LOCAL.exists() else shutil.which("aiexport")
+
+pytestmark = pytest.mark.skipif(not CSL_2026.exists(), reason="shared list data not present")
+
+
+@pytest.fixture(scope="module")
+def csl() -> Index:
+    from aiexport.parties.lists import load_snapshot
+
+    return Index.build(load_snapshot(CSL_2026).entries)
+
+
+def names_of(index: Index, list_id: str) -> list[str]:
+    row = index.entries.filter(pl.col("list_id") == list_id).row(0, named=True)
+    return [row["name"], *(row["alt_names"] or [])]
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("华为技术有限公司", "huawei technologies"),
+    ("華為技術有限公司", "huawei technologies"),  # traditional characters
+    ("北方华创科技集团股份有限公司", "naura"),
+    ("中芯国际集成电路制造有限公司", "semiconductor manufacturing international"),
+    ("杭州海康威视数字技术股份有限公司", "hikvision"),
+])
+def test_chinese_names_alert_on_the_right_entries(csl, query, expected):
+    # issue #4 acceptance: these five alert on the right CSL entries
+    [ans] = csl.search([query])
+    assert ans["decision"] == "alert"
+    best = ans["matches"][0]
+    assert expected in " ".join(names_of(csl, best["list_id"])).lower(), best
+    assert best["explanation"]["how"], "the explanation says how the Chinese name was read"
+
+
+def test_every_entity_list_name_finds_its_entry(csl):
+    # issue #4 acceptance: every name and alternative name of every Entity List entry, as a query,
+    # finds its entry first (>= 99.5 %). Where the very same name text is in several entries (e.g.
+    # "Research Institute 38"), each of them is a correct first answer: ties at the top score on
+    # the same name count as found.
+    el = csl.entries.with_row_index("e").filter(pl.col("list_code") == "EL")
+    queries, truth = [], []
+    for lid, name, alts in el.select("list_id", "name", "alt_names").iter_rows():
+        for n in dict.fromkeys([name, *(alts or [])]):
+            queries.append(n)
+            truth.append(lid)
+    answers = csl.search(queries, explain=False, limit=20)
+    found = 0
+    for lid, ans in zip(truth, answers, strict=True):
+        ms = ans["matches"]
+        top = ms[0]["score"] if ms else None
+        if any(m["list_id"] == lid and m["score"] == top for m in ms):
+            found += 1
+    assert found / len(queries) >= 0.995, found / len(queries)
+
+
+def typo(s: str, rng: random.Random) -> str:
+    i = rng.randrange(len(s))
+    op, c = rng.choice("idsw"), rng.choice("abcdefghijklmnopqrstuvwxyz")
+    if op == "i":
+        return s[:i] + c + s[i:]
+    if op == "d":
+        return s[:i] + s[i + 1:]
+    if op == "s":
+        return s[:i] + c + s[i + 1:]
+    return s[:i] + s[i + 1] + s[i] + s[i + 2:] if i + 1 < len(s) else s
+
+
+def test_names_with_one_typo_still_find_their_entry(csl):
+    # issue #4 target: >= 97 % with one random insert, delete, substitute or swap. Measured here
+    # (1,000 Entity List names, seed 7): about 96 %; this test guards that level (the target is
+    # reported as not yet met in the issue's note).
+    el = csl.entries.filter(pl.col("list_code") == "EL")
+    rng = random.Random(7)
+    rows = rng.sample(list(el.select("list_id", "name").iter_rows()), 1000)
+    queries = [typo(n, rng) for _, n in rows]
+    answers = csl.search(queries, threshold=0.0, explain=False, limit=20)
+    found = sum(any(m["list_id"] == lid and m["score"] == a["matches"][0]["score"] for m in a["matches"])
+                for (lid, _), a in zip(rows, answers, strict=True) if a["matches"])
+    assert found / len(queries) >= 0.94, found / len(queries)
+
+
+@pytest.fixture(scope="module")
+def pairs() -> pl.DataFrame:
+    if not PAIRS.exists():
+        pytest.skip("shared names data not present")
+    return pl.read_csv(PAIRS)
+
+
+def test_false_alerts_on_unlisted_chinese_companies_at_most_2_percent(csl, pairs):
+    # issue #4 acceptance: real names of companies on no list, false alerts <= 2 %. The dev pairs
+    # are exchange-listed companies chosen without regard to any restricted list; a few are listed
+    # (摩尔线程 = Moore Threads is on the Entity List) and count against us here all the same.
+    zh = list(dict.fromkeys(pairs["zh_name"].to_list()))
+    answers = csl.search(zh, explain=False)
+    rate = sum(a["decision"] == "alert" for a in answers) / len(zh)
+    assert rate <= 0.02, rate
+
+
+def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
+    # issue #4 target: recall@1 >= 80 % when the list is built from the English names and queried
+    # with the Chinese ones. Measured: about 66 % (brand names such as 康佳 → Konka are out of reach
+    # of pinyin and translation); this test guards that level, the target is not yet met.
+    en = pairs.select("en_name", "zh_name")
+    entries = pl.DataFrame({"list_id": [str(i) for i in range(en.height)], "source": ["dev"] * en.height,
+                            "list_code": ["DEV"] * en.height, "name": en["en_name"].to_list(),
+                            "alt_names": [[] for _ in range(en.height)]})
+    index = Index.build(entries)
+    gold: dict[str, set[str]] = {}
+    for i, z in enumerate(en["zh_name"].to_list()):
+        gold.setdefault(z, set()).add(str(i))
+    zh = list(gold)
+    answers = index.search(zh, threshold=0.0, explain=False, limit=1)
+    recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
+    assert recall >= 0.62, recall
+
+
+def test_normalisation_examples():
+    # legal forms in English and Chinese, telegraphic forms, traditional characters, translation
+    assert normalise("Hangzhou Hikvision Digital Technology Co., Ltd.")[0].key == "hangzhou hikvision digital technology"
+    assert normalise("SHANGHAI MICRO ELEC EQUIP GRP CO LTD")[0].key == "shanghai micro electronic equipment group"
+    assert normalise("華為技術有限公司")[0].key == normalise("华为技术有限公司")[0].key == "huawei technology"
+    assert normalise("深圳市全新好股份有限公司")[0].key == "shenzhen quanxinhao"
+    assert any("NAURA" in h for f in normalise("北方华创科技集团股份有限公司") for h in f.how)
+
+
+@pytest.mark.skipif(AIEXPORT is None, reason="the aiexport console script is not installed")
+def test_screen_cli_contract(tmp_path):
+    names = tmp_path / "names.csv"
+    names.write_text("id,name,country\nq1,华为技术有限公司,CN\nq2,Acme Widgets of Ohio,US\n", encoding="utf-8")
+    proc = subprocess.run([AIEXPORT, "screen", str(names), "--list", str(CSL_2026), "--json"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    a, b = (json.loads(line) for line in proc.stdout.splitlines())
+    assert (a["id"], a["decision"], b["decision"]) == ("q1", "alert", "clear")
+    m = a["matches"][0]
+    assert {"list_id", "list_name", "matched_name", "source", "score", "explanation"} <= set(m)
+    assert m["list_id"].startswith("csl2026-") and 0 <= m["score"] <= 1
+    assert a["threshold"] == DEFAULT_THRESHOLD
+
+
+@pytest.mark.skipif(AIEXPORT is None, reason="the aiexport console script is not installed")
+@pytest.mark.parametrize("content,must", [("id,nom\n1,x\n", "nom"), ("id\n1\n", "name"), ("id,name\n1,\n", "row 1")])
+def test_screen_bad_names_file(tmp_path, content, must):
+    names = tmp_path / "names.csv"
+    names.write_text(content, encoding="utf-8")
+    proc = subprocess.run([AIEXPORT, "screen", str(names), "--list", str(CSL_2026)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and must in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(AIEXPORT is None, reason="the aiexport console script is not installed")
+def test_check_screens_parties_when_a_list_is_given(tmp_path):
+    # issue #4 point 6: with a list snapshot, `check` screens every party and uses the result
+    book = tmp_path / "book.csv"
+    book.write_text("id,date,kind,item,from_country,destination_country,consignee_name,consignee_country,consignee_hq_country,"
+                    "ultimate_parent_hq_country,end_use,item_origin\n"
+                    "a,2024-06-01,export,RTX 4090,US,CN,华为技术有限公司,CN,CN,CN,commercial,us_origin\n"
+                    "b,2024-06-01,export,RTX 4090,US,CN,Acme Widgets of Ohio,CN,CN,CN,commercial,us_origin\n", encoding="utf-8")
+    proc = subprocess.run([AIEXPORT, "check", str(book), "--list", str(CSL_2026), "--json"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    a, b = (json.loads(line) for line in proc.stdout.splitlines())
+    assert (a["verdict"], a["review_policy"]) == ("license_required", "presumption_of_denial")  # Huawei: Entity List entry policy
+    assert (b["verdict"], b["license_exception"]) == ("notification_required", "NAC")  # screened clean
