@@ -186,3 +186,24 @@ def test_check_screens_parties_when_a_list_is_given(tmp_path):
     a, b = (json.loads(line) for line in proc.stdout.splitlines())
     assert (a["verdict"], a["review_policy"]) == ("license_required", "presumption_of_denial")  # Huawei: Entity List entry policy
     assert (b["verdict"], b["license_exception"]) == ("notification_required", "NAC")  # screened clean
+
+
+CSL_2022 = SHARED / "lists" / "moov-io-watchman" / "csl_us" / "consolidated.csv.gz"
+
+
+@pytest.mark.skipif(AIEXPORT is None or not CSL_2022.exists(), reason="CLI or 2022 CSL copy not present")
+def test_lists_show_and_diff_cli(tmp_path):
+    # issue #4: `lists diff` between the 2022 and 2026 CSL reports counts of added, removed and changed entries
+    proc = subprocess.run([AIEXPORT, "lists", "diff", str(CSL_2022), str(CSL_2026), "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    counts = json.loads(proc.stdout)["counts"]
+    assert (counts["old"], counts["new"]) == (14160, 25921)
+    assert counts["added"] > 0 and counts["removed"] > 0 and counts["changed"] > 0
+    assert counts["old"] - counts["removed"] + counts["added"] == counts["new"]
+    show = subprocess.run([AIEXPORT, "lists", "show", str(CSL_2026), "--json"], capture_output=True, text=True, timeout=300)
+    info = json.loads(show.stdout)
+    assert info["counts"]["EL"] == 3420 and len(info["content_hash"]) == 64
+    bad = tmp_path / "cut.csv"
+    bad.write_bytes(CSL_2026.read_bytes()[:50_000])  # truncated mid-row
+    proc = subprocess.run([AIEXPORT, "lists", "show", str(bad)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.startswith("error:"), proc.stderr

@@ -29,6 +29,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="US export controls on AI chips as versioned, cited data (aiexport).")
 catalog_app = typer.Typer(no_args_is_help=True, help="The built-in catalog of real accelerators, HBM stacks and systems.")
 app.add_typer(catalog_app, name="catalog")
+lists_app = typer.Typer(no_args_is_help=True, help="Restricted-party lists: snapshots and what changed between two.")
+app.add_typer(lists_app, name="lists")
 
 PROGRESS_BYTES = 2_000_000  # show a progress bar on stderr for spec files larger than this
 
@@ -308,6 +310,60 @@ def screen(
     out.print(t_)
     alerts = sum(a["decision"] == "alert" for a in answers)
     out.print(f"{alerts:,} alerts of {len(answers):,} names · list {snap.format} {snap.content_hash[:16]} · threshold {t}")
+
+
+@lists_app.command("show")
+def lists_show(path: Annotated[Path, typer.Argument(help="A list file: CSL CSV or JSON, OFAC SDN CSV, BIS DPL text, FtM JSON.")],
+               json_out: JsonOpt = False) -> None:
+    """A list file as a snapshot: format, data date, content hash and entries per list."""
+    from aiexport.parties.lists import load_snapshot
+
+    snap = load_snapshot(path)
+    info = {"source_path": str(path), "format": snap.format, "data_date": snap.data_date, "loaded_at": snap.loaded_at,
+            "content_hash": snap.content_hash, "entries": snap.entries.height, "counts": snap.counts}
+    if json_out:
+        print(json.dumps(info, ensure_ascii=False))
+        return
+    out = render.console()
+    out.print(f"{path}: {snap.format}, data date {snap.data_date or 'unknown'}, sha256 {snap.content_hash}")
+    t = render.Table(show_header=True, header_style="bold")
+    t.add_column("list")
+    t.add_column("entries", justify="right")
+    for code, n in sorted(snap.counts.items(), key=lambda kv: -kv[1]):
+        t.add_row(code, f"{n:,}")
+    out.print(t)
+
+
+@lists_app.command("diff")
+def lists_diff(old: Annotated[Path, typer.Argument(help="The older list file.")],
+               new: Annotated[Path, typer.Argument(help="The newer list file.")],
+               json_out: JsonOpt = False,
+               output: Annotated[Path | None, typer.Option("--output", help="Write every added, removed and changed entry to .jsonl.")] = None,
+               ) -> None:
+    """Entries added, removed and changed between two snapshots of a list (by list and in total)."""
+    from aiexport.parties.lists import diff, load_snapshot
+
+    d = diff(load_snapshot(old), load_snapshot(new))
+    counts = d["counts"]
+    if output is not None:
+        with open(output, "w", encoding="utf-8") as fh:
+            for kind in ("added", "removed", "changed"):
+                for row in d[kind].select(pl.exclude(pl.Object)).to_dicts() if d[kind].height else []:
+                    fh.write(json.dumps({"change": kind, **row}, ensure_ascii=False, default=str) + "\n")
+    if json_out:
+        print(json.dumps({"counts": counts, "fields": d.get("fields")}, ensure_ascii=False, default=str))
+        return
+    out = render.console()
+    out.print(f"{old} → {new}")
+    out.print(" · ".join(f"{k}: {v:,}" for k, v in counts.items() if isinstance(v, int)))
+    by_list = counts.get("by_list") or {}
+    if by_list:
+        t = render.Table(show_header=True, header_style="bold")
+        for col in ("list", "added", "removed", "changed"):
+            t.add_column(col, justify="left" if col == "list" else "right")
+        for code, v in sorted(by_list.items()):
+            t.add_row(code, *[f"{v.get(k, 0):,}" for k in ("added", "removed", "changed")])
+        out.print(t)
 
 
 @app.command("timeline")
