@@ -336,6 +336,8 @@ def test_csv_files_and_coverage_all(tmp_path):
     ("owner,owned,percent,from\nA,B,30,2025-13-01\n", "from", 1),
     ("owner,owned,percent,from,until\nA,B,30,2025-02-01,2025-01-01\n", "until", 1),
     ("owner,owned,percent,from,until\nA,B,30,2025-01-01,2025-06-30\nA,B,40,2025-06-30,\n", "from", 2),
+    ("owner,owned,percent,from,until\nA,B,30,,\nA,B,40,2025-06-30,2025-07-30\n", "from", 2),
+    ("owner,owned,percent,from,until\nA,B,30,2025-01-01,2025-12-31\nA,B,5,2025-02-01,2025-02-28\nA,B,9,2025-03-01,\n", "from", 2),
     ("owner,owned,pct\nA,B,30\n", "pct", None),
 ])
 def test_bad_edges_name_the_row_and_field(tmp_path, text: str, field: str, row: int | None):

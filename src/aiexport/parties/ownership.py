@@ -133,9 +133,11 @@ class Coverage:
     ``covered`` is the answer: the rule applies on the date and ``percent >= threshold_pct``.
     ``meets_threshold`` is the arithmetic alone (true while the BIS rule is suspended, with
     ``covered`` false and FLAG_SUSPENDED). ``owners`` are the direct stakes counted in ``percent``:
-    ``(owner, percent, basis)`` with basis a list code or "covered" (an owner itself covered).
-    ``lists`` are the list codes of the listed parties at the roots of the chains (for BIS, the
-    most restrictive of their requirements applies)."""
+    ``(owner, percent, basis)`` with basis a list code (a listed owner), "covered" (an owner itself
+    covered; attribution) or "look-through"/"chains" (an unlisted owner's share; multiply).
+    ``lists`` are the list codes of the listed parties upstream (for BIS, the most restrictive of
+    their requirements applies). The BIS rule reaches *foreign* entities; the party's location is
+    not checked here."""
 
     party: str
     rule: str  # "bis_affiliates" | "ofac_50"
@@ -230,16 +232,17 @@ def _parse_edges(raw: pl.DataFrame, source: str) -> pl.DataFrame:
         if hit:
             raise _fail(source, hit[0], col, f"{hit[1][col]!r} is {problem}", fix)
     df = df.select("owner", "owned", pl.col("__pct").alias("percent"), pl.col("__from").alias("from"), pl.col("__until").alias("until"))
-    # one stake per pair per day: rows of one pair must not overlap in time
+    # one stake per pair per day: sorted by from, each row of a pair must start after every earlier one ends
+    pair = ("owner", "owned")
     over = (df.with_row_index("__row", offset=1)
-            .sort("owner", "owned", pl.col("from").fill_null(date.min))
-            .with_columns(pl.col("until").shift().over("owner", "owned").alias("__prev_until"),
-                          pl.col("__row").shift().over("owner", "owned").alias("__prev_row"),
-                          pl.int_range(pl.len()).over("owner", "owned").alias("__k"))
-            .filter((pl.col("__k") > 0) & (pl.col("__prev_until").is_null() | (pl.col("__prev_until") >= pl.col("from").fill_null(date.min)))))
+            .with_columns(pl.col("from").fill_null(date.min).alias("__f"), pl.col("until").fill_null(date.max).alias("__u"))
+            .sort(*pair, "__f", "__row")
+            .with_columns(pl.col("__u").cum_max().shift().over(*pair).alias("__prev_end"))
+            .filter(pl.col("__prev_end") >= pl.col("__f"))
+            .sort("__row"))
     if over.height:
         r = over.row(0, named=True)
-        raise _fail(source, r["__row"], "from", f"{r['owner']} -> {r['owned']} overlaps row {r['__prev_row']} in time",
+        raise _fail(source, r["__row"], "from", f"{r['owner']} -> {r['owned']} overlaps an earlier row of the same stake in time",
                     "give one row per stake and period (end the earlier one with 'until')")
     return df
 
@@ -255,7 +258,7 @@ def edges_frame(rows: pl.DataFrame | Iterable[Sequence[Any] | Mapping[str, Any]]
     if isinstance(rows, pl.DataFrame):
         if set(rows.columns) == {"owner", "owned", "percent", "from", "until"} and rows.schema["percent"] == pl.Float64 \
                 and rows.schema["from"] == pl.Date and rows.schema["until"] == pl.Date:
-            return rows.select("owner", "owned", "percent", "from", "until")  # already read_edges' output
+            return rows.select("owner", "owned", "percent", "from", "until")  # read_edges' output: trusted as validated
         recs: list[Mapping[str, Any]] = rows.to_dicts()
     else:
         names = ("owner", "owned", "percent", "from", "until")
