@@ -207,3 +207,30 @@ def test_lists_show_and_diff_cli(tmp_path):
     bad.write_bytes(CSL_2026.read_bytes()[:50_000])  # truncated mid-row
     proc = subprocess.run([AIEXPORT, "lists", "show", str(bad)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.startswith("error:"), proc.stderr
+
+
+@pytest.mark.skipif(AIEXPORT is None, reason="the aiexport console script is not installed")
+def test_owners_cli_dated(tmp_path):
+    # issue #4 ownership: 30 % + 30 % by two Entity List parties is covered; 49 % is not; a chain
+    # through an 80 %-owned company is covered, with the chain; BIS rule suspended from 2025-11-10
+    # (90 FR 47201 and the suspension rule), OFAC's 50 % rule unaffected.
+    parties = tmp_path / "parties.csv"
+    parties.write_text("id,name,country,list_status\nL1,A,CN,entity_list\nL2,B,CN,entity_list\nS1,C,RU,sdn\nT1,D,SG,\n"
+                       "T2,E,SG,\nM,F,HK,\nT3,G,SG,\nB,H,AE,\n", encoding="utf-8")
+    edges = tmp_path / "edges.csv"
+    edges.write_text("owner,owned,percent\nL1,T1,30\nL2,T1,30\nL1,T2,49\nL1,M,80\nM,T3,70\nS1,B,50\n", encoding="utf-8")
+
+    def covered(day: str) -> set[tuple[str, str]]:
+        proc = subprocess.run([AIEXPORT, "owners", "--parties", str(parties), "--edges", str(edges), "--as-of", day, "--json"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        rows = [json.loads(line) for line in proc.stdout.splitlines()]
+        t3 = next(r for r in rows if r["party"] == "T3" and r["rule"].startswith("bis"))
+        if day == "2025-10-01":
+            assert [link["owner"] for link in t3["chains"][0]["links"]] == ["L1", "M"]
+        return {(r["party"], r["rule"]) for r in rows if r["covered"]}
+
+    on = covered("2025-10-01")
+    assert {p for p, _ in on} == {"T1", "M", "T3", "B"}  # not T2 (49 %)
+    assert {p for p, _ in covered("2026-01-01")} == {"B"}  # BIS rule suspended; OFAC still applies
+    assert {p for p, _ in covered("2025-09-28")} == {"B"}  # before the Affiliates rule

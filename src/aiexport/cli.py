@@ -366,6 +366,39 @@ def lists_diff(old: Annotated[Path, typer.Argument(help="The older list file.")]
         out.print(t)
 
 
+@app.command()
+def owners(
+    parties: Annotated[Path, typer.Option("--parties", help="CSV: id, name, country, list_status (entity_list, meu, sdn, sdn_744_8).")],
+    edges: Annotated[Path, typer.Option("--edges", help="CSV: owner, owned, percent, from, until (dates optional).")],
+    as_of: AsOf = None,
+    json_out: JsonOpt = False,
+    lang: LangOpt = Lang.en,
+) -> None:
+    """Which parties are covered through ownership by listed parties (BIS Affiliates rule, OFAC 50 % rule)?"""
+    from aiexport.parties.ownership import coverage_all, listed_from_parties, read_edges, read_parties
+
+    day = _as_of(as_of)
+    party_frame = read_parties(parties)
+    result = coverage_all(read_edges(edges), listed_from_parties(party_frame), day, load_rulebook(),
+                          parties=party_frame["id"].to_list())
+    if json_out:
+        for row in result.to_dicts():
+            print(json.dumps(row, ensure_ascii=False, default=str))
+        return
+    out = render.console()
+    t = render.Table(show_header=True, header_style="bold")
+    for col in ("party", "rule", "status", "covered", "percent", "owners' lists", "chain", "flags"):
+        t.add_column(col)
+    for r in result.filter(pl.col("meets_threshold") | pl.col("covered") | (pl.col("listed_as").list.len() > 0)).to_dicts():
+        chain = r["chains"][0] if r["chains"] else None
+        links = " → ".join(f"{link['owner']} {link['percent']:g} %" for link in chain["links"]) + f" → {r['party']}" if chain else ""
+        t.add_row(r["party"], r["rule"], r["status"], "yes" if r["covered"] else "no", f"{r['percent']:g}", ", ".join(r["lists"]),
+                  links, "; ".join(r["flags"]))
+    out.print(t)
+    out.print((r"{0:,} parties · {1} · covered: {2:,}" if lang == Lang.en else r"{0:,} 个当事方 · {1} · 受覆盖：{2:,}").format(
+        party_frame.height, day, result.filter(pl.col("covered"))["party"].n_unique()))
+
+
 @app.command("timeline")
 def timeline_cmd(
     name: Annotated[str | None, typer.Argument(help="Catalog name, e.g. 'A800'.")] = None,
