@@ -48,7 +48,10 @@ ABBREVIATIONS = {
     "optoelectronics": "optoelectronic", "optoelectronical": "optoelectronic", "photoelectric": "optoelectronic",
     "aeronautics": "aeronautic", "aeronautical": "aeronautic", "aero": "aeronautic", "aerospaces": "aerospace",
     "mgmt": "management", "trading": "trade", "investments": "investment", "enterprises": "enterprise",
-    "centre": "center", "ctr": "center", "hk": "hongkong", "hong": "hong", "shenzen": "shenzhen", "peking": "beijing",
+    "centre": "center", "ctr": "center", "smart": "intelligent", "intelligence": "intelligent", "hi": "high",
+    "biotech": "biotechnology", "chemicals": "chemical", "pumps": "pump", "composites": "composite", "diagnostics": "diagnostic",
+    "agricultural": "agriculture", "mechanical": "machinery", "pharmaceuticals": "pharmaceutical", "pharma": "pharmaceutical",
+    "automotives": "automotive", "auto": "automotive", "resource": "resources", "utilities": "utility", "hk": "hongkong", "hong": "hong", "shenzen": "shenzhen", "peking": "beijing",
 }
 _PUNCT = re.compile(r"[^0-9a-z]+")
 
