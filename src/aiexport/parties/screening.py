@@ -88,8 +88,12 @@ def party_screen(index: Index, threshold: float = DEFAULT_THRESHOLD):
     def screen(parties: pl.DataFrame) -> pl.DataFrame:
         statuses: list[str | None] = []
         policies: list[str | None] = []
-        cons = index.search([n or "" for n in parties["consignee_name"].to_list()], threshold=threshold, explain=False)
-        users = index.search([n or "" for n in parties["end_user_name"].to_list()], threshold=threshold, explain=False)
+        # each distinct name is screened once, however many lines it appears on
+        distinct = list(dict.fromkeys(n for col in ("consignee_name", "end_user_name") for n in parties[col].to_list() if n))
+        found_by_name = dict(zip(distinct, index.search(distinct, threshold=threshold, explain=False), strict=True))
+        clear = {"decision": "clear", "matches": []}
+        cons = [found_by_name.get(n, clear) if n else clear for n in parties["consignee_name"].to_list()]
+        users = [found_by_name.get(n, clear) if n else clear for n in parties["end_user_name"].to_list()]
         for c_name, u_name, a, b in zip(parties["consignee_name"].to_list(), parties["end_user_name"].to_list(), cons, users, strict=True):
             if not c_name and not u_name:
                 statuses.append(None)  # nobody to screen: the line stays unscreened
