@@ -86,26 +86,29 @@ def party_screen(index: Index, threshold: float = DEFAULT_THRESHOLD):
     party_list_status codes ("none" when both are clear), the most restrictive policy of the entries."""
 
     def screen(parties: pl.DataFrame) -> pl.DataFrame:
+        # each distinct name is screened once, each distinct (consignee, end user) pair judged once,
+        # however many lines they appear on
+        pairs = parties.select("consignee_name", "end_user_name").unique()
+        distinct = list(dict.fromkeys(n for col in ("consignee_name", "end_user_name") for n in pairs[col].to_list() if n))
+        found = dict(zip(distinct, index.search(distinct, threshold=threshold, explain=False), strict=True))
         statuses: list[str | None] = []
         policies: list[str | None] = []
-        # each distinct name is screened once, however many lines it appears on
-        distinct = list(dict.fromkeys(n for col in ("consignee_name", "end_user_name") for n in parties[col].to_list() if n))
-        found_by_name = dict(zip(distinct, index.search(distinct, threshold=threshold, explain=False), strict=True))
-        clear = {"decision": "clear", "matches": []}
-        cons = [found_by_name.get(n, clear) if n else clear for n in parties["consignee_name"].to_list()]
-        users = [found_by_name.get(n, clear) if n else clear for n in parties["end_user_name"].to_list()]
-        for c_name, u_name, a, b in zip(parties["consignee_name"].to_list(), parties["end_user_name"].to_list(), cons, users, strict=True):
+        for c_name, u_name in pairs.iter_rows():
             if not c_name and not u_name:
                 statuses.append(None)  # nobody to screen: the line stays unscreened
                 policies.append(None)
                 continue
-            codes = [STATUS_OF_LIST[m["list_code"]] for ans in (a, b) for m in ans["matches"] if m.get("list_code") in STATUS_OF_LIST]
-            codes = list(dict.fromkeys(codes))
+            answers = [found[n] for n in (c_name, u_name) if n]
+            codes = list(dict.fromkeys(STATUS_OF_LIST[m["list_code"]] for a in answers for m in a["matches"]
+                                       if m.get("list_code") in STATUS_OF_LIST))
             statuses.append(";".join(codes) if codes else "none")
-            found = [p for ans in (a, b) for m in ans["matches"] for p in _POLICIES
-                     if m.get("license_policy") and p.replace("_", " ") in str(m["license_policy"]).lower().replace("-", " ")]
-            policies.append(min(found, key=_POLICIES.index) if found else None)
-        return pl.DataFrame({"__i": parties["__i"], "party_list_status": statuses, "party_list_policy": policies},
-                            schema={"__i": pl.UInt32, "party_list_status": pl.String, "party_list_policy": pl.String})
+            seen = [p for a in answers for m in a["matches"] for p in _POLICIES
+                    if m.get("license_policy") and p.replace("_", " ") in str(m["license_policy"]).lower().replace("-", " ")]
+            policies.append(min(seen, key=_POLICIES.index) if seen else None)
+        judged = pairs.with_columns(pl.Series("party_list_status", statuses, dtype=pl.String),
+                                    pl.Series("party_list_policy", policies, dtype=pl.String))
+        return parties.select("__i", "consignee_name", "end_user_name").join(
+            judged, on=["consignee_name", "end_user_name"], how="left", nulls_equal=True, maintain_order="left").select(
+            "__i", "party_list_status", "party_list_policy")
 
     return screen
