@@ -28,7 +28,7 @@ from anyascii import anyascii
 
 #: legal forms and filler dropped from company names (after lower-casing and punctuation removal)
 LEGAL_FORMS = frozenset(
-    ["co", "company", "ltd", "limited", "corp", "corporation", "inc", "incorporated", "llc", "plc", "lp", "llp", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "spa", "srl", "bv", "nv", "ab", "as", "asa", "oy", "jsc", "ojsc", "pjsc", "cjsc", "ooo", "zao", "oao", "pao", "tov", "pte", "pvt", "private", "public", "sdn", "bhd", "kk", "kabushiki", "kaisha", "the", "of", "and"]
+    ["co", "company", "ltd", "limited", "corp", "corporation", "inc", "incorporated", "llc", "plc", "lp", "llp", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "spa", "srl", "bv", "nv", "ab", "as", "asa", "oy", "jsc", "ojsc", "pjsc", "cjsc", "ooo", "zao", "oao", "pao", "tov", "pte", "pvt", "private", "public", "sdn", "bhd", "kk", "kabushiki", "kaisha", "the", "of", "and", "joint", "stock"]
 )
 #: telegraphic forms and variants -> one spelling
 ABBREVIATIONS = {
