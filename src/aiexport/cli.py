@@ -534,6 +534,238 @@ def demo(lang: LangOpt = Lang.en) -> None:
         out.print(render.determination_panel(r, lang.value))
 
 
+# ==============================================================================================
+# Stored lists, screening records and review decisions (issue #4 points 1 and 4): the database
+# (`aiexport db`), `aiexport lists import / history / update`, and `aiexport review`.
+# Engine: aiexport.parties.store and aiexport.db. Everything below this line up to `def main` is
+# this block; it adds commands and changes nothing above.
+# ==============================================================================================
+
+db_app = typer.Typer(no_args_is_help=True, help="The aiexport database: AIEXPORT_DATABASE_URL, else <AIEXPORT_HOME or ~/.aiexport>/aiexport.db.")
+app.add_typer(db_app, name="db")
+review_app = typer.Typer(no_args_is_help=True, help="Screen parties against the stored list, keep their hits, decide on them.")
+app.add_typer(review_app, name="review")
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_out: JsonOpt = False) -> None:
+    """Create or migrate the database's tables to the version this aiexport needs (Alembic)."""
+    from aiexport.db import database_url, masked, upgrade
+
+    before, after = upgrade()
+    info = {"database": masked(database_url()), "revision_before": before, "revision": after}
+    if json_out:
+        print(json.dumps(info))
+        return
+    what = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    render.console().print(f"{info['database']}: {what} revision {after}")
+
+
+@db_app.command("status")
+def db_status(json_out: JsonOpt = False) -> None:
+    """Which database, at which revision, and what it holds."""
+    from aiexport.db import current_revision, database_url, get_engine, head_revision, masked
+
+    engine = get_engine()
+    rev, head = current_revision(engine), head_revision()
+    info: dict[str, Any] = {"database": masked(database_url()), "revision": rev, "head": head, "up_to_date": rev == head}
+    if rev == head:
+        from aiexport.parties import store
+
+        info["snapshots"] = len(store.snapshots())
+        info["parties"] = len(store.parties())
+        info["open_hits"] = len(store.hits())
+    if json_out:
+        print(json.dumps(info))
+        return
+    out = render.console()
+    out.print(f"{info['database']}: revision {rev or '(empty)'}" + (" (up to date)" if rev == head else
+                                                                     f", this aiexport needs {head}: run `aiexport db upgrade`"))
+    if rev == head:
+        out.print(f"{info['snapshots']:,} list snapshots · {info['parties']:,} recorded parties · {info['open_hits']:,} open hits")
+
+
+def _print_import(result: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+        return
+    out = render.console()
+    snap = result["snapshot"]
+    if not snap["inserted"]:
+        prev = result.get("previous") or {}
+        current = "it is the current snapshot" if prev.get("id") == snap["id"] else f"the current snapshot is #{prev.get('id')}"
+        out.print(f"already stored as snapshot #{snap['id']} (sha256 {snap['content_hash']}): nothing written; {current}")
+        return
+    out.print(f"stored snapshot #{snap['id']}: {snap['format']}, data date {snap['data_date'] or 'unknown'}, "
+              f"{snap['entry_count']:,} entries, sha256 {snap['content_hash']}")
+    t = render.Table(show_header=True, header_style="bold")
+    t.add_column("list")
+    t.add_column("entries", justify="right")
+    for code, n in sorted(snap["counts"].items(), key=lambda kv: -kv[1]):
+        t.add_row(code, f"{n:,}")
+    out.print(t)
+    rs = result.get("rescreen")
+    if rs is None:
+        return
+    c = rs["diff"]
+    out.print(f"changes since snapshot #{rs['old_snapshot_id']}: " + " · ".join(
+        f"{k} {c[k]:,}" for k in ("added", "removed", "changed", "renamed", "unchanged")))
+    out.print(f"re-screened {rs['rescreened']:,} of {rs['recorded']:,} recorded parties ({rs['touched_entries']:,} entries added or "
+              f"changed) · {rs['cleared_only']:,} more only lost hits on removed entries · {rs['carried_forward']:,} carried forward · "
+              f"new hits {rs['new_hits']:,} · cleared hits {rs['cleared_hits']:,}")
+    if rs["parties"]:
+        t = render.Table(show_header=True, header_style="bold")
+        for col in ("party", "action", "before → after", "new hits", "cleared hits", "why"):
+            t.add_column(col)
+        for p in rs["parties"][:500]:
+            t.add_row(p["party_key"], p["action"], f"{p['before']} → {p['after']}",
+                      "; ".join(f"{h['entry_key']} ({h['score']})" for h in p["new_hits"]),
+                      "; ".join(f"{h['entry_key']} ({h['cleared_reason']})" for h in p["cleared_hits"]), "; ".join(p["reasons"]))
+        out.print(t)
+
+
+@lists_app.command("import")
+def lists_import(path: Annotated[Path, typer.Argument(help="A list file: CSL CSV or JSON, OFAC SDN CSV, BIS DPL text, FtM JSON.")],
+                 json_out: JsonOpt = False) -> None:
+    """Store a list file in the database as the current snapshot; re-screen the recorded parties its changes can affect."""
+    from aiexport.parties.store import import_and_rescreen
+
+    _print_import(import_and_rescreen(path), json_out)
+
+
+@lists_app.command("history")
+def lists_history(json_out: JsonOpt = False) -> None:
+    """The list snapshots stored in the database, oldest first (the last is the current one)."""
+    from aiexport.parties.store import snapshots
+
+    rows = snapshots()
+    if json_out:
+        for i, r in enumerate(rows):
+            print(json.dumps({**r.as_dict(), "current": i == len(rows) - 1}, ensure_ascii=False))
+        return
+    out = render.console()
+    if not rows:
+        out.print("no list snapshot stored yet; run `aiexport lists import FILE` or `aiexport lists update`")
+        return
+    t = render.Table(show_header=True, header_style="bold")
+    for col in ("#", "loaded at (UTC)", "format", "data date", "entries", "sha256", "file", ""):
+        t.add_column(col)
+    for i, r in enumerate(rows):
+        t.add_row(str(r.id), r.loaded_at.strftime("%Y-%m-%d %H:%M:%S"), r.format, r.data_date or "", f"{r.entry_count:,}",
+                  r.content_hash[:16], r.source_path, "current" if i == len(rows) - 1 else "")
+    out.print(t)
+
+
+@lists_app.command("update")
+def lists_update(
+    url: Annotated[str | None, typer.Option("--url", help="Where to download the list (default: trade.gov's consolidated.csv).")] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", help="Folder to keep the downloaded file "
+                                                                         "(default: <AIEXPORT_HOME or ~/.aiexport>/lists).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Download the official Consolidated Screening List and import it (as `aiexport lists import`)."""
+    from aiexport.parties.store import CSL_URL, download, import_and_rescreen
+
+    path = download(url or CSL_URL, output_dir)
+    result = import_and_rescreen(path)
+    result["downloaded"] = {"url": url or CSL_URL, "path": str(path)}
+    if not json_out:
+        render.console().print(f"downloaded {url or CSL_URL} → {path}")
+    _print_import(result, json_out)
+
+
+@review_app.command("record")
+def review_record(
+    names: Annotated[Path, typer.Argument(help="CSV with columns id,name and optionally country.")],
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Alert at or above this score (0..1); default: the measured one.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Screen names against the current stored snapshot and record the parties and their hits (decisions applied)."""
+    from aiexport.parties.matcher import DEFAULT_THRESHOLD
+    from aiexport.parties.screening import read_names_file
+    from aiexport.parties.store import screen_and_record
+
+    t = DEFAULT_THRESHOLD if threshold is None else threshold
+    if not 0.0 < t <= 1.0:
+        raise InputError(f"--threshold: {t} is outside 0..1; give a score such as {DEFAULT_THRESHOLD}", field="--threshold")
+    res = screen_and_record(read_names_file(names), t)
+    if json_out:
+        sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in res["results"]))
+        return
+    out = render.console()
+    tbl = render.Table(show_header=True, header_style="bold")
+    for col in ("id", "name", "party key", "decision", "best hit", "list", "score", "status"):
+        tbl.add_column(col)
+    for r in res["results"][:500]:
+        m = r["matches"][0] if r["matches"] else {}
+        tbl.add_row(str(r["id"]), r["name"], r["party_key"], r["decision"], m.get("entry_key", ""), m.get("list_code") or "",
+                    str(m.get("score", "")), m.get("status", ""))
+    out.print(tbl)
+    c, snap = res["counts"], res["snapshot"]
+    out.print(f"{c['alerts']:,} alerts of {c['names']:,} names ({c['parties']:,} parties) · {c['suppressed_hits']:,} hits suppressed by "
+              f"false-match decisions · new hits {c['new_hits']:,}, cleared {c['cleared_hits']:,} · snapshot #{snap['id']} "
+              f"{snap['content_hash'][:16]} · threshold {res['threshold']}")
+
+
+@review_app.command("hits")
+def review_hits(
+    party: Annotated[str | None, typer.Option("--party", help="Only this party (its party key, as `review record` shows it).")] = None,
+    include_cleared: Annotated[bool, typer.Option("--all", help="Also the hits that were cleared (entry removed or changed).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The recorded hits with their status: open, suppressed (false match), confirmed (true match) or cleared."""
+    from aiexport.parties.store import hits
+
+    rows = hits(party, include_cleared=include_cleared)
+    if json_out:
+        sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        return
+    out = render.console()
+    tbl = render.Table(show_header=True, header_style="bold")
+    for col in ("party key", "entry key", "list", "matched name", "score", "status", "decision", "snapshot"):
+        tbl.add_column(col)
+    for r in rows[:2000]:
+        d = r["decision"]
+        note = f"{d['verdict']} by {d['reviewer']}: {d['reason']}" if d else ""
+        if r["decision_outdated"]:
+            note += " (made on earlier content of the entry)"
+        status = r["status"] + (f" ({r['cleared_reason']})" if r["cleared_reason"] else "")
+        tbl.add_row(r["party_key"], r["entry_key"], r["list_code"] or "", r["matched_name"], str(r["score"]), status, note,
+                    f"#{r['snapshot_id']}")
+    out.print(tbl)
+    by_status: dict[str, int] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    out.print(f"{len(rows):,} hits · " + " · ".join(f"{k}: {v:,}" for k, v in sorted(by_status.items())))
+
+
+@review_app.command("decide")
+def review_decide(
+    party_key: Annotated[str, typer.Argument(help="The party's key, as `review hits` shows it.")],
+    entry_key: Annotated[str, typer.Argument(help="The list entry's key, as `review hits` shows it.")],
+    true_match: Annotated[bool, typer.Option("--true-match", help="The party is the listed entry.")] = False,
+    false_match: Annotated[bool, typer.Option("--false-match", help="The party is not the listed entry: suppress the hit "
+                                                                   "while the entry stays unchanged.")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the decision).")] = None,
+    reviewer: Annotated[str | None, typer.Option("--reviewer", help="Who decides (default: the login name).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a decision on a hit (append-only: a later decision supersedes an earlier one)."""
+    from aiexport.parties.store import decide
+
+    if true_match == false_match:
+        raise InputError("give exactly one of --true-match and --false-match", field="--true-match/--false-match")
+    if reason is None or not reason.strip():
+        raise InputError("--reason: missing; say why (it is kept with the decision)", field="--reason")
+    res = decide(party_key, entry_key, "true_match" if true_match else "false_match", reason, reviewer)
+    if json_out:
+        print(json.dumps(res, ensure_ascii=False))
+        return
+    d, h = res["decision"], res["hit"]
+    render.console().print(f"decision #{d['id']}: {d['verdict']} on {party_key} / {entry_key} (entry content {d['entry_content'][:12]}) "
+                           f"by {d['reviewer']}: {d['reason']} · the hit is now {h['status']}")
+
+
 def main() -> None:
     """Entry point: run the app and turn every error into one line and an exit status."""
     if hasattr(signal, "SIGPIPE"):  # `aiexport ... | head` ends quietly, like other Unix tools

@@ -223,7 +223,9 @@ class Index:
         hits = pl.DataFrame({"row": np.concatenate([f1, f2, f3]), "name_id": np.concatenate([n1, n2, n3]),
                              "w": np.concatenate([w1, w2, w3])})
         hits = hits.group_by("row", "name_id").agg(pl.col("w").sum())
-        return hits.sort(["row", "w"], descending=[False, True]).group_by("row", maintain_order=True).head(CANDIDATES).drop("w")
+        # ties broken by name id, so that the same query always gets the same candidates
+        return hits.sort(["row", "w", "name_id"], descending=[False, True, False]).group_by("row", maintain_order=True).head(
+            CANDIDATES).drop("w")
 
     def search(self, queries: list[str], threshold: float = DEFAULT_THRESHOLD, limit: int = 5, explain: bool = True) -> list[dict[str, Any]]:
         """Screen every query; one answer per query, in order: decision and matches (best first)."""
