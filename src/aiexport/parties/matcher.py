@@ -148,6 +148,11 @@ class Index:
         for i, c in enumerate(compacts):
             by_compact.setdefault(c, []).append(i)
         index.by_compact = by_compact
+        name_tokens = (names.select(pl.col("name_id"), pl.col("tokens").list.unique()).explode("tokens").drop_nulls()
+                       .with_columns(pl.col("tokens").replace_strict(token_idf, default=1.0, return_dtype=pl.Float64).alias("w")))
+        index.name_tokens = name_tokens.select("name_id", "tokens")
+        index.name_weight = (pl.DataFrame({"name_id": names["name_id"]}).join(
+            name_tokens.group_by("name_id").agg(pl.col("w").sum()), on="name_id", how="left", maintain_order="left")["w"].fill_null(0.0))
         index.names_casefold = pl.Series([" ".join(t.split()).casefold() for t in names["matched_name"].to_list()], dtype=pl.String)
         return index
 
@@ -224,8 +229,8 @@ class Index:
                              "w": np.concatenate([w1, w2, w3])})
         hits = hits.group_by("row", "name_id").agg(pl.col("w").sum())
         # ties broken by name id, so that the same query always gets the same candidates
-        return hits.sort(["row", "w", "name_id"], descending=[False, True, False]).group_by("row", maintain_order=True).head(
-            CANDIDATES).drop("w")
+        top = hits.group_by("row").agg(pl.col("name_id").sort_by(["w", "name_id"], descending=[True, False]).head(CANDIDATES))
+        return top.sort("row").explode("name_id")
 
     def search(self, queries: list[str], threshold: float = DEFAULT_THRESHOLD, limit: int = 5, explain: bool = True) -> list[dict[str, Any]]:
         """Screen every query; one answer per query, in order: decision and matches (best first)."""
@@ -287,19 +292,19 @@ class Index:
 
     def _exact_agreement(self, forms: pl.DataFrame, pairs: pl.DataFrame) -> np.ndarray:
         """IDF-weighted agreement of whole tokens for every pair, in batch (harmonic mean of the share
-        of each side's token weight found on the other side)."""
+        of each side's token weight found on the other side). The list side's tokens and weights are
+        prepared once, at build (`name_tokens`, `name_weight`)."""
         idf, default = self.token_idf, self.max_idf
-        pid = pl.int_range(pl.len(), dtype=pl.UInt32).alias("pid")
-        p = pairs.select(pid, "row", "name_id")
-        qt = p.join(forms.with_row_index("row").select(pl.col("row").cast(pairs.schema["row"]), "tokens"), on="row").select(
-            "pid", pl.col("tokens").list.unique()).explode("tokens").drop_nulls()
-        nt = p.join(self.names.select(pl.col("name_id").cast(pairs.schema["name_id"]), "tokens"), on="name_id").select(
-            "pid", pl.col("tokens").list.unique()).explode("tokens").drop_nulls()
-        weight = pl.col("tokens").replace_strict(idf, default=default, return_dtype=pl.Float64)
-        qw = qt.group_by("pid").agg(weight.sum().alias("wq"))
-        nw = nt.group_by("pid").agg(weight.sum().alias("wn"))
-        both = qt.join(nt, on=["pid", "tokens"]).group_by("pid").agg(weight.sum().alias("wm"))
-        out = p.select("pid").join(qw, on="pid", how="left").join(nw, on="pid", how="left").join(both, on="pid", how="left").sort("pid")
+        q_tok = (forms.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), pl.col("tokens").list.unique())
+                 .explode("tokens").drop_nulls()
+                 .with_columns(pl.col("tokens").replace_strict(idf, default=default, return_dtype=pl.Float64).alias("w")))
+        q_weight = q_tok.group_by("row").agg(pl.col("w").sum().alias("wq"))
+        p = pairs.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("pid"), pl.col("row").cast(pl.UInt32),
+                         pl.col("name_id").cast(pl.UInt32))
+        both = (p.join(q_tok, on="row").join(self.name_tokens, on=["name_id", "tokens"], how="semi")
+                .group_by("pid").agg(pl.col("w").sum().alias("wm")))
+        out = (p.join(both, on="pid", how="left").join(q_weight, on="row", how="left").sort("pid")
+               .with_columns(pl.lit(self.name_weight).gather(pl.col("name_id")).alias("wn")))
         cq = (pl.col("wm") / pl.col("wq")).fill_null(0.0)
         cn = (pl.col("wm") / pl.col("wn")).fill_null(0.0)
         f1 = pl.when(cq + cn > 0).then(2 * cq * cn / (cq + cn)).otherwise(0.0)
