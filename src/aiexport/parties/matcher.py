@@ -272,19 +272,20 @@ class Index:
                                                                                              maintain_order=True)
         top = best.filter(pl.col("score") >= threshold).group_by("q", maintain_order=True).head(limit)
         by_form = {(r["q"], r["f"]): r for r in forms.iter_rows(named=True)} if explain else {}
-        matched_names = self.names["matched_name"]
-        for row in top.iter_rows(named=True):
-            q = row["q"]
-            ans = answers[q]
+        cols = ["list_id", "name", "source", "list_code", "federal_register_notice", "license_policy"]
+        have = [c for c in cols if c in self.entries.columns]
+        facts = top.select("q", "f", "entry", "name_id", "score", "s_ratio", "s_order", "s_tokens").with_columns(
+            *[pl.lit(self.entries[c]).gather(pl.col("entry")).alias(f"e_{c}") for c in have],
+            pl.lit(self.names["matched_name"]).gather(pl.col("name_id")).alias("matched_name"))
+        for row in facts.iter_rows(named=True):
+            ans = answers[row["q"]]
             ans["decision"] = "alert"
-            entry = self.entries.row(row["entry"], named=True)
-            form = by_form.get((q, row["f"]))
-            matched = matched_names[row["name_id"]]
-            match = {"list_id": entry.get("list_id"), "list_name": entry.get("name"), "matched_name": matched,
-                     "source": entry.get("source"), "list_code": entry.get("list_code"), "score": round(row["score"], 4),
-                     "federal_register_notice": entry.get("federal_register_notice"), "license_policy": entry.get("license_policy")}
+            match = {"list_id": row.get("e_list_id"), "list_name": row.get("e_name"), "matched_name": row["matched_name"],
+                     "source": row.get("e_source"), "list_code": row.get("e_list_code"), "score": round(row["score"], 4),
+                     "federal_register_notice": row.get("e_federal_register_notice"), "license_policy": row.get("e_license_policy")}
             if explain:
-                match["explanation"] = self.explain(form, row, entry)
+                entry = self.entries.row(row["entry"], named=True)
+                match["explanation"] = self.explain(by_form.get((row["q"], row["f"])), row, entry)
             ans["matches"].append(match)
         return answers
 
