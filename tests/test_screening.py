@@ -47,6 +47,13 @@ def names_of(index: Index, list_id: str) -> list[str]:
     ("北方华创科技集团股份有限公司", "naura"),
     ("中芯国际集成电路制造有限公司", "semiconductor manufacturing international"),
     ("杭州海康威视数字技术股份有限公司", "hikvision"),
+    # more real listed entities written in Chinese (issue #4: "a larger hidden set of real listed … Chinese companies")
+    ("浪潮电子信息产业股份有限公司", "inspur electronic information"),
+    ("中科寒武纪科技股份有限公司", "cambricon"),
+    ("深圳市大疆创新科技有限公司", "dji"),
+    ("海能达通信股份有限公司", "hytera"),
+    ("西北工业大学", "northwestern polytechnical"),
+    ("江南计算技术研究所", "jiangnan institute of computing"),
 ])
 def test_chinese_names_alert_on_the_right_entries(csl, query, expected):
     # issue #4 acceptance: these five alert on the right CSL entries
