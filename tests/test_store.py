@@ -562,3 +562,33 @@ def test_cli_entry_point_runs_the_new_commands(database, tmp_path):
     assert json.loads(proc.stdout)["snapshot"]["entry_count"] == 300
     proc = run_cli("review", "decide", "x|", "EL|y", "--false-match", "--reason", "r")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "not a recorded party" in proc.stderr
+
+
+def test_concurrent_recorders_of_the_same_new_parties(database, tmp_path):
+    # two sales offices screening the same new customers at once: both runs end, each party is
+    # recorded once, and no run fails on the unique party key (the loser retries its transaction)
+    import threading
+
+    el = [list(r) for r in base_rows() if "(EL)" in r[_col("source")]]
+    store.import_snapshot(write_list(tmp_path / "v1.csv", v1_rows()))
+    names = names_frame([name(el[20]), name(el[40]), *UNLISTED[:3]])
+    results: list[dict] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(store.screen_and_record(names))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    assert len(results) == 3
+    assert len(store.parties()) == names.height
+    assert all(r["results"][0]["decision"] == "alert" for r in results)

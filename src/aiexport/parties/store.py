@@ -384,25 +384,38 @@ def screen_and_record(names: pl.DataFrame, threshold: float = DEFAULT_THRESHOLD,
         rows.append((row_id, name, country, pk))
     now = utcnow()
     engine = ensure_schema(url)
-    with session_scope(engine) as s:
-        keys = list(parties)
-        existing = {p.party_key: p for chunk in _chunks(keys)
-                    for p in s.scalars(sa.select(ScreenedParty).where(ScreenedParty.party_key.in_(chunk)))}
-        for pk, (name, country, _) in parties.items():
-            p = existing.get(pk)
-            if p is None:
-                s.add(ScreenedParty(party_key=pk, name=name, country=country, threshold=t, first_screened_at=now,
-                                    last_screened_at=now, last_snapshot_id=snap.id, checked_snapshot_id=snap.id))
-            else:
-                p.name, p.threshold, p.last_screened_at, p.last_snapshot_id, p.checked_snapshot_id = name, t, now, snap.id, snap.id
-        s.flush()
-        opened = _open_hits(s, keys)
-        applied = {pk: _apply_hits(s, pk, found, opened.get(pk, []), snap.id, ident.contents, now)
-                   for pk, (_, _, found) in parties.items()}
-        s.flush()
-        decisions = _latest_decisions(s, keys)
-        views = {pk: [_hit_view(h, decisions.get((pk, h.entry_key))) for h in sorted(a.kept + a.new, key=lambda h: (-h.score, h.entry_key))]
-                 for pk, a in applied.items()}
+
+    def record() -> tuple[dict[str, Any], dict[str, Any]]:
+        with session_scope(engine) as s:
+            keys = list(parties)
+            existing = {p.party_key: p for chunk in _chunks(keys)
+                        for p in s.scalars(sa.select(ScreenedParty).where(ScreenedParty.party_key.in_(chunk)))}
+            for pk, (name, country, _) in parties.items():
+                p = existing.get(pk)
+                if p is None:
+                    s.add(ScreenedParty(party_key=pk, name=name, country=country, threshold=t, first_screened_at=now,
+                                        last_screened_at=now, last_snapshot_id=snap.id, checked_snapshot_id=snap.id))
+                else:
+                    p.name, p.threshold, p.last_screened_at, p.last_snapshot_id, p.checked_snapshot_id = name, t, now, snap.id, snap.id
+            s.flush()
+            opened = _open_hits(s, keys)
+            applied = {pk: _apply_hits(s, pk, found, opened.get(pk, []), snap.id, ident.contents, now)
+                       for pk, (_, _, found) in parties.items()}
+            s.flush()
+            decisions = _latest_decisions(s, keys)
+            views = {pk: [_hit_view(h, decisions.get((pk, h.entry_key))) for h in sorted(a.kept + a.new, key=lambda h: (-h.score, h.entry_key))]
+                     for pk, a in applied.items()}
+        return applied, views
+
+    # two recorders creating the same new party at once: the loser's transaction fails on the
+    # unique key and is simply run again (it then sees the party the other one created)
+    for attempt in range(3):
+        try:
+            applied, views = record()
+            break
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
     results = []
     for row_id, name, country, pk in rows:
         v = views[pk]
