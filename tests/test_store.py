@@ -592,3 +592,21 @@ def test_concurrent_recorders_of_the_same_new_parties(database, tmp_path):
     assert len(results) == 3
     assert len(store.parties()) == names.height
     assert all(r["results"][0]["decision"] == "alert" for r in results)
+
+
+def test_review_rescreen_catches_up_after_an_interrupted_import(database, tmp_path, monkeypatch, capsys):
+    # an import whose re-screen did not run (store.import_snapshot alone): `review rescreen` brings the
+    # recorded parties up to the current snapshot, screening only those the change can affect
+    el = [list(r) for r in base_rows() if "(EL)" in r[_col("source")]]
+    outside = rows_of("EL")[1:400:2]
+    added = outside[150]
+    store.import_snapshot(write_list(tmp_path / "v1.csv", v1_rows()))
+    first = store.screen_and_record(names_frame([name(added), name(el[12]), *UNLISTED[:2]]))
+    assert first["results"][0]["decision"] == "clear"
+    store.import_snapshot(write_list(tmp_path / "v2.csv", [*v1_rows(), added]))  # no re-screen
+    code, out, err = cli(monkeypatch, capsys, "review", "rescreen", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["rescreened"] == 1 and res["carried_forward"] == 3 and res["new_hits"] == 1
+    code, out, _ = cli(monkeypatch, capsys, "review", "hits", "--json")
+    assert any(json.loads(line)["party_key"].startswith(name(added).lower()[:5]) for line in out.splitlines())

@@ -766,6 +766,33 @@ def review_decide(
                            f"by {d['reviewer']}: {d['reason']} · the hit is now {h['status']}")
 
 
+@review_app.command("rescreen")
+def review_rescreen(
+    from_id: Annotated[int | None, typer.Option("--from", help="The snapshot the parties were last brought up to "
+                                                             "(default: the one before the current).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Bring the recorded parties up to the current snapshot (e.g. after an import whose re-screen
+    was interrupted): only the parties the change can affect are screened again."""
+    from aiexport.parties.store import current_snapshot, rescreen_after_import, snapshots
+
+    current = current_snapshot()
+    if current is None:
+        raise InputError("no list snapshot is stored; run `aiexport lists import FILE` first", field="snapshot")
+    stored = snapshots()
+    previous = from_id if from_id is not None else (stored[-2].id if len(stored) > 1 else None)
+    if previous is None:
+        render.console().print("only one snapshot is stored: every recorded party was screened against it")
+        return
+    res = rescreen_after_import(previous, current.id)
+    if json_out:
+        print(json.dumps(res, ensure_ascii=False, default=str))
+        return
+    render.console().print(f"snapshot #{previous} → #{current.id}: {res['recorded']:,} parties recorded, {res['rescreened']:,} "
+                           f"re-screened, {res['cleared_only']:,} only cleared, {res['carried_forward']:,} carried forward, "
+                           f"{res['already_current']:,} already current · {res['new_hits']:,} new hits, {res['cleared_hits']:,} cleared")
+
+
 def main() -> None:
     """Entry point: run the app and turn every error into one line and an exit status."""
     if hasattr(signal, "SIGPIPE"):  # `aiexport ... | head` ends quietly, like other Unix tools
