@@ -168,6 +168,7 @@ def test_screen_cli_contract(tmp_path):
     assert {"list_id", "list_name", "matched_name", "source", "score", "explanation"} <= set(m)
     assert m["list_id"].startswith("csl2026-") and 0 <= m["score"] <= 1
     assert a["threshold"] == DEFAULT_THRESHOLD
+    assert len(a["list_snapshot_hash"]) == 64  # every answer names the list snapshot that produced it
 
 
 @pytest.mark.skipif(AIEXPORT is None, reason="the aiexport console script is not installed")
@@ -192,6 +193,7 @@ def test_check_screens_parties_when_a_list_is_given(tmp_path):
     assert proc.returncode == 0, proc.stderr
     a, b = (json.loads(line) for line in proc.stdout.splitlines())
     assert (a["verdict"], a["review_policy"]) == ("license_required", "presumption_of_denial")  # Huawei: Entity List entry policy
+    assert a["list_snapshot_hash"] == b["list_snapshot_hash"] and len(a["list_snapshot_hash"]) == 64
     assert (b["verdict"], b["license_exception"]) == ("notification_required", "NAC")  # screened clean
 
 

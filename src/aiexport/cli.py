@@ -221,7 +221,8 @@ def check(
     if list_file is not None:
         from aiexport.parties.screening import load_index, party_screen
 
-        screen = party_screen(load_index(list_file)[0])
+        index, snap = load_index(list_file)
+        screen = party_screen(index, snapshot_hash=snap.content_hash)
     result = _determine(book, specs, rb, day, enforce_codified, screen)
     if output is not None:
         _sink(result, output)
@@ -292,7 +293,7 @@ def screen(
         raise InputError(f"--threshold: {t} is outside 0..1; give a score such as {DEFAULT_THRESHOLD}", field="--threshold")
     frame = read_names_file(names)
     index, snap = load_index(list_file)
-    answers = screen_frame(frame, index, t)
+    answers = screen_frame(frame, index, t, snapshot_hash=snap.content_hash)
     if output is not None:
         if output.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
             raise InputError(f"--output: {str(output)!r}: screening answers are written as .jsonl", field="--output")

@@ -50,7 +50,7 @@ COUNTRY_COLUMNS = ("from_country", "destination_country", "consignee_country", "
 HQ_COLUMNS = ("consignee_hq_country", "end_user_hq_country", "ultimate_parent_hq_country")
 OUTPUT_COLUMNS = ("id", "date", "verdict", "license_exception", "review_policy", "earliest_ship_date", "item", "control",
                   "destination", "findings", "conditions", "missing", "unconfirmed", "rule_versions", "scenario",
-                  "enforce_codified", "rulebook_hash")
+                  "enforce_codified", "rulebook_hash", "list_snapshot_hash")
 FINDING_DTYPE = pl.List(pl.Struct({f: pl.String for f in ("rule", "citation", "text_en", "text_zh", "fact", "effect")}))
 _FAR_PAST = date(1900, 1, 1)
 
@@ -183,7 +183,8 @@ class PartyScreen(Protocol):
 
     `parties` has columns __i (line number), consignee_name, consignee_country, end_user_name,
     end_user_country; the answer has __i, party_list_status (codes joined by ';', or "none" when
-    screened clean, or null when not screened) and party_list_policy (or null)."""
+    screened clean, or null when not screened) and party_list_policy (or null). A screener may carry
+    `snapshot_hash`, the content hash of the list it screened against: every answer then names it."""
 
     def __call__(self, parties: pl.DataFrame) -> pl.DataFrame: ...
 
@@ -235,6 +236,7 @@ def check_lazy(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.D
     lf = _with_codes(lf, tx, items)
     plan = Plan(epochs, items, enforce_codified)
     lf = _decide(lf, plan)
+    plan.list_hash = getattr(screen, "snapshot_hash", None) if screen is not None else None
     return _render(lf.collect(), plan, rulebook)
 
 
@@ -488,6 +490,7 @@ class Plan:
     missing_conds: list[pl.Expr] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
     condition_conds: list[pl.Expr] = field(default_factory=list)
+    list_hash: str | None = None  # the list snapshot the parties were screened against, if any
 
     def finding(self, cond: pl.Expr, key: str, effect: str) -> None:
         self.findings.append((key, effect))
@@ -841,6 +844,7 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
         pl.col("__dest").alias("destination"),
         pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
         pl.lit(plan.enforce).alias("enforce_codified"),
+        pl.lit(plan.list_hash, dtype=pl.String).alias("list_snapshot_hash"),
     ).select(OUTPUT_COLUMNS)
 
 

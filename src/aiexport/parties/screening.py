@@ -72,16 +72,18 @@ def read_names_file(path: str | Path) -> pl.DataFrame:
     return df
 
 
-def screen_frame(names: pl.DataFrame, index: Index, threshold: float = DEFAULT_THRESHOLD, explain: bool = True) -> list[dict[str, Any]]:
-    """One answer per row of `names` (id, name[, country]), in order."""
+def screen_frame(names: pl.DataFrame, index: Index, threshold: float = DEFAULT_THRESHOLD, explain: bool = True,
+                 snapshot_hash: str | None = None) -> list[dict[str, Any]]:
+    """One answer per row of `names` (id, name[, country]), in order, each naming the list snapshot."""
     answers = index.search(names["name"].to_list(), threshold=threshold, explain=explain)
     out = []
     for (row_id, name), ans in zip(names.select("id", "name").iter_rows(), answers, strict=True):
-        out.append({"id": row_id, "name": name, "decision": ans["decision"], "threshold": threshold, "matches": ans["matches"]})
+        out.append({"id": row_id, "name": name, "decision": ans["decision"], "threshold": threshold, "list_snapshot_hash": snapshot_hash,
+                    "matches": ans["matches"]})
     return out
 
 
-def party_screen(index: Index, threshold: float = DEFAULT_THRESHOLD):
+def party_screen(index: Index, threshold: float = DEFAULT_THRESHOLD, snapshot_hash: str | None = None):
     """The licensing pipeline's PartyScreen over this index: the consignee's and end user's alerts as
     party_list_status codes ("none" when both are clear), the most restrictive policy of the entries."""
 
@@ -111,4 +113,5 @@ def party_screen(index: Index, threshold: float = DEFAULT_THRESHOLD):
             judged, on=["consignee_name", "end_user_name"], how="left", nulls_equal=True, maintain_order="left").select(
             "__i", "party_list_status", "party_list_policy")
 
+    screen.snapshot_hash = snapshot_hash  # type: ignore[attr-defined]
     return screen
