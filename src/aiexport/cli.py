@@ -69,22 +69,7 @@ def _as_of(text: str | None) -> date:
 
 def _write_output(df: pl.DataFrame, path: Path) -> None:
     """Write answers as .parquet, .csv (nested columns as JSON text, lists joined by '; ') or .jsonl."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        df.write_parquet(path, compression="lz4")  # fast to write and read; order books are re-read often
-    elif suffix == ".csv":
-        flat = []
-        for name, dtype in df.schema.items():
-            if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
-                enc = pl.col(name).list.eval(pl.element().struct.json_encode()).list.join(",")
-                flat.append(pl.concat_str([pl.lit("["), enc, pl.lit("]")]).alias(name))
-            elif isinstance(dtype, pl.List):
-                flat.append(pl.col(name).list.join("; "))
-        df.with_columns(flat).write_csv(path)
-    elif suffix in (".jsonl", ".ndjson", ".json"):
-        df.write_ndjson(path)
-    else:
-        raise InputError(f"--output: {str(path)!r} has no known extension; use .jsonl, .csv or .parquet", field="--output")
+    _sink(df.lazy(), path)
 
 
 def _print_jsonl(df: pl.DataFrame) -> None:

@@ -49,22 +49,7 @@ def scope_members(name: str, resolved: Resolved) -> set[str]:
     """The destinations in a named scope (`destination`, `headquarters`) on the resolved date; empty
     before the scope existed."""
     version = resolved[SCOPE_INSTRUMENT].version
-    scope = version.scopes.get(name) if version else None
-    if scope is None:
-        return set()
-    groups = resolved[INSTRUMENT].groups
-
-    def members(group: str) -> set[str]:
-        if group not in groups:
-            raise KeyError(f"{SCOPE_INSTRUMENT}: unknown country group {group!r}")
-        return {c for m in groups[group] for c in m.countries}
-
-    out: set[str] = set()
-    for g in scope.union:
-        out |= members(g)
-    for g in scope.minus:
-        out -= members(g)
-    return out | set(scope.countries)
+    return set(scope_set(version.scopes.get(name) if version else None, resolved))
 
 
 def in_scope(country: str, name: str, resolved: Resolved) -> bool:
