@@ -45,6 +45,7 @@ ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", help="Scenario o
 SpecOpt = Annotated[Path | None, typer.Option("--spec", help="Spec file: CSV (header row), JSON or YAML.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per input row, per line, in input order.")]
 LangOpt = Annotated[Lang, typer.Option("--lang", help="Language of human output: en or zh.")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", help="Write results to .jsonl, .csv or .parquet.")]
 
 
 def _specs(name: str | None, spec: Path | None) -> tuple[pl.DataFrame, str]:
@@ -86,7 +87,7 @@ def classify(
     scenario: ScenarioOpt = None,
     json_out: JsonOpt = False,
     lang: LangOpt = Lang.en,
-    output: Annotated[Path | None, typer.Option("--output", help="Write results to .jsonl, .csv or .parquet.")] = None,
+    output: OutputOpt = None,
     brief: Annotated[bool, typer.Option("--brief", help="One reason per row (the deciding paragraph and its citation): for whole order books.")] = False,
 ) -> None:
     """Classify an accelerator, HBM stack or system under 3A090 / 4A090 / .z on a date."""
@@ -195,7 +196,7 @@ def check(
     specs: SpecsOpt = None,
     json_out: JsonOpt = False,
     lang: LangOpt = Lang.en,
-    output: Annotated[Path | None, typer.Option("--output", help="Write results to .jsonl, .csv or .parquet.")] = None,
+    output: OutputOpt = None,
     list_file: Annotated[Path | None, typer.Option("--list", help="Screen every consignee and end user against this list "
                                                                 "(CSL CSV/JSON, OFAC, DPL, FtM).")] = None,
 ) -> None:

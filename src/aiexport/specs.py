@@ -8,7 +8,6 @@ and the field, and saying how to fix it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
@@ -18,7 +17,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from aiexport.errors import InputError
+from aiexport.errors import InputError, read_input
 
 #: Dense peak rates, in TFLOPS or TOPS, one column per precision. Sparse figures must be halved
 #: (or left out) by the user: the engine never treats a sparse figure as dense.
@@ -73,10 +72,16 @@ def _scalar(value: Any) -> str | None:
     return repr(value)  # a list or mapping where a scalar belongs: rejected by validation below
 
 
+def string_frame(rows: list[dict[str, str | None]]) -> pl.DataFrame:
+    """Rows of text cells (keys may differ from row to row) as a frame of String columns, in the
+    order columns are first seen."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return pl.DataFrame({k: pl.Series(k, [r.get(k) for r in rows], dtype=pl.String) for k in keys})
+
+
 def frame_from_records(records: Iterable[Mapping[str, Any]], source: str = "input") -> pl.DataFrame:
     """Build a string frame from dict-like rows (JSON, YAML, the Python API)."""
-    cols: dict[str, list[str | None]] = {}
-    n = 0
+    rows: list[dict[str, str | None]] = []
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, Mapping):
             raise InputError(f"{source}: row {i} is not an object; give one object of spec fields per row")
@@ -86,28 +91,17 @@ def frame_from_records(records: Iterable[Mapping[str, Any]], source: str = "inpu
                 raise _fail(source, i, shown, "unknown column", f"use only {', '.join(SPEC_COLUMNS)}")
             if isinstance(rec[key], (list, dict)):
                 raise _fail(source, i, str(key), "a list or object where one value belongs", FIELDS[key][1])
-        for key in cols:
-            cols[key].append(_scalar(rec.get(key)))
-        for key in rec:
-            if key not in cols:
-                cols[key] = [None] * n + [_scalar(rec[key])]
-        n += 1
-    if n == 0:
+        rows.append({key: _scalar(v) for key, v in rec.items()})
+    if not rows:
         raise InputError(f"{source}: no rows; give at least one spec")
-    return pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in cols.items()})
+    return string_frame(rows)
 
 
 def read_spec_file(path: str | Path) -> pl.DataFrame:
     """Read a spec file into a frame of strings (validated by `validate_specs`)."""
     p = Path(path)
     source = str(path)
-    if not p.is_file():
-        raise InputError(f"{source}: file not found; give the path of a CSV, JSON or YAML spec file", field="--spec")
-    raw = p.read_bytes()
-    if not re.search(rb"\S", raw):
-        raise InputError(f"{source}: the file is empty; give at least one spec row")
-    if b"\x00" in raw:
-        raise InputError(f"{source}: binary data, not a CSV, JSON or YAML file; give a text spec file")
+    raw = read_input(path, "a CSV, JSON or YAML spec file", field="--spec")
     suffix = p.suffix.lower()
     if suffix == ".csv" and (fast := _typed_csv(raw)) is not None:
         return fast

@@ -21,8 +21,8 @@ from typing import Any
 import polars as pl
 import yaml
 
-from aiexport.errors import InputError
-from aiexport.specs import _fail
+from aiexport.errors import InputError, read_input
+from aiexport.specs import _fail, string_frame
 
 #: Every assigned ISO 3166-1 alpha-2 code (249, as published by the ISO 3166 Maintenance Agency).
 ISO_ALPHA2: frozenset[str] = frozenset({
@@ -166,8 +166,7 @@ def _scalar(value: Any) -> str | None:
 
 def frame_from_records(records: Iterable[Mapping[str, Any]], source: str = "input") -> pl.DataFrame:
     """Build a string frame from dict-like rows (JSON, YAML, the Python API)."""
-    cols: dict[str, list[str | None]] = {}
-    n = 0
+    rows: list[dict[str, str | None]] = []
     for i, rec in enumerate(records, start=1):
         if not isinstance(rec, Mapping):
             raise InputError(f"{source}: row {i} is not an object; give one object of transaction fields per row", row=i)
@@ -178,15 +177,10 @@ def frame_from_records(records: Iterable[Mapping[str, Any]], source: str = "inpu
                 raise _fail(source, i, key, "a list or object where one value belongs", f"give {TX_FIELDS[key][1]}")
         if getattr(rec, "duplicate", None) is not None:
             raise _fail(source, i, rec.duplicate, "duplicate column", "give each field once per row")
-        for key in cols:
-            cols[key].append(_scalar(rec.get(key)))
-        for key in rec:
-            if key not in cols:
-                cols[key] = [None] * n + [_scalar(rec[key])]
-        n += 1
-    if n == 0:
+        rows.append({key: _scalar(v) for key, v in rec.items()})
+    if not rows:
         raise InputError(f"{source}: no rows; give at least one transaction")
-    return pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in cols.items()})
+    return string_frame(rows)
 
 
 class _YamlLoader(yaml.SafeLoader):
@@ -234,14 +228,10 @@ def read_transaction_file(path: str | Path) -> pl.DataFrame:
     """
     p = Path(path)
     source = str(path)
-    if not p.is_file():
-        raise InputError(f"{source}: file not found; give the path of a CSV, JSON, YAML or Parquet transaction file", field="--transactions")
-    raw = p.read_bytes()
+    raw = read_input(path, "a CSV, JSON, YAML or Parquet transaction file", field="--transactions", binary=True)
     suffix = p.suffix.lower()
     if raw.startswith(b"PAR1") or suffix in (".parquet", ".pq"):
         return _read_parquet(raw, source)
-    if not re.search(rb"\S", raw):
-        raise InputError(f"{source}: the file is empty; give at least one transaction row")
     if b"\x00" in raw:
         raise InputError(f"{source}: binary data, not a CSV, JSON, YAML or Parquet file; give a transaction file")
     if suffix == ".csv" and (fast := _typed_csv(raw, source)) is not None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from aiexport.errors import InputError
+from aiexport.errors import InputError, read_input
 from aiexport.parties.matcher import DEFAULT_THRESHOLD, Index
 
 #: list codes of the Consolidated Screening List -> the party_list_status codes of the licensing contract
@@ -36,13 +36,7 @@ def read_names_file(path: str | Path) -> pl.DataFrame:
     """NAMES_FILE: CSV with `id,name` and optionally `country`; every row checked."""
     p = Path(path)
     source = str(path)
-    if not p.is_file():
-        raise InputError(f"{source}: file not found; give a CSV of names with columns id,name", field="NAMES")
-    raw = p.read_bytes()
-    if not raw.strip():
-        raise InputError(f"{source}: the file is empty; give a header row id,name and at least one name")
-    if b"\x00" in raw:
-        raise InputError(f"{source}: binary data, not a CSV; give a CSV of names with columns id,name")
+    raw = read_input(p, "a CSV of names with columns id,name", field="NAMES")
     try:
         df = pl.read_csv(raw.removeprefix(b"\xef\xbb\xbf"), infer_schema=False)
     except Exception as exc:  # polars raises several parser errors
