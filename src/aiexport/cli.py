@@ -780,6 +780,11 @@ def review_rescreen(
                            f"{res['already_current']:,} already current · {res['new_hits']:,} new hits, {res['cleared_hits']:,} cleared")
 
 
+from aiexport.cli_controls import register as _register_controls  # noqa: E402  (weights, foundry, invest: issue #5)
+
+_register_controls(app)
+
+
 def main() -> None:
     """Entry point: run the app and turn every error into one line and an exit status."""
     if hasattr(signal, "SIGPIPE"):  # `aiexport ... | head` ends quietly, like other Unix tools

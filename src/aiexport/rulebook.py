@@ -366,7 +366,7 @@ class InstrumentHead(_Strict):
     id: str
     role: Literal["ic_classification", "system_classification", "z_paragraphs", "metric", "country_groups", "destination_scope",
                   "jurisdiction", "licensing", "end_use_controls", "diffusion", "letters", "guidance",
-                  "ownership"]
+                  "ownership", "weights", "foundry", "outbound_investment"]
     title_en: str
     title_zh: str
     citation: Citation
