@@ -165,7 +165,8 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, enforc
     inst = resolved[INSTRUMENT]
     ans = Answer(case["id"])
     fig = estimate(case, resolved)
-    _method_findings(ans, case, fig, resolved)
+    if inst.version is not None:
+        _method_findings(ans, case, fig, resolved)
     ops = fig["total"]
     out: dict[str, Any] = {"id": case["id"], "name": case.get("name"), "date": day.isoformat(), "verdict": "indeterminate",
                            "verdict_if_enforced": None, "control": None, "license_exception": None, "review_policy": None,
