@@ -98,17 +98,37 @@ def typo(s: str, rng: random.Random) -> str:
 
 
 def test_names_with_one_typo_still_find_their_entry(csl):
-    # issue #4 target: >= 97 % with one random insert, delete, substitute or swap. Measured here
-    # (1,000 Entity List names, seed 7): about 96 %; this test guards that level (the target is
-    # reported as not yet met in the issue's note).
+    # issue #4 acceptance: >= 97 % with one random insert, delete, substitute or swap, found first
+    # (ties at the top score count) AND alerting at the default threshold. Measured (1,000 Entity
+    # List names): 98.8 % with seed 7, 99.4 % with 8, 98.6 % with 9.
     el = csl.entries.filter(pl.col("list_code") == "EL")
     rng = random.Random(7)
     rows = rng.sample(list(el.select("list_id", "name").iter_rows()), 1000)
     queries = [typo(n, rng) for _, n in rows]
-    answers = csl.search(queries, threshold=0.0, explain=False, limit=20)
+    answers = csl.search(queries, threshold=DEFAULT_THRESHOLD, explain=False, limit=20)
     found = sum(any(m["list_id"] == lid and m["score"] == a["matches"][0]["score"] for m in a["matches"])
-                for (lid, _), a in zip(rows, answers, strict=True) if a["matches"])
-    assert found / len(queries) >= 0.94, found / len(queries)
+                for (lid, _), a in zip(rows, answers, strict=True) if a["decision"] == "alert")
+    assert found / len(queries) >= 0.97, found / len(queries)
+
+
+def test_one_typo_scores_one_edit_whatever_its_kind():
+    # a substitution or a swap of neighbours is one typo, as an insertion or a deletion is
+    from aiexport.parties.matcher import edit_similarity
+
+    base = "kvantek"
+    typos = ["kvatnek", "kvantak", "kvantekk", "kvntek"]  # swap, substitution, insertion, deletion
+    sims = edit_similarity([base] * len(typos), typos)
+    assert all(s > 0.92 for s in sims), sims
+    assert sims[0] == sims[1] == 1 - 1 / 14  # swap and substitution: one edit over 14 letters
+    assert edit_similarity(["kvantek"], ["kvantek"])[0] == 1.0
+    assert edit_similarity(["kvantek"], ["ktnavek"])[0] < 0.86  # several edits: the Indel similarity
+
+
+def test_typos_inside_legal_forms_and_variants_are_read_through():
+    assert normalise("Muhandis Corporatiobn")[0].tokens == ("muhandis",)
+    assert normalise("Cambrian Tepchnologies Corporation")[0].tokens == ("cambrian", "technology")
+    assert normalise("Stick Company")[0].tokens == ("stick",)  # short words are taken as written
+    assert normalise("Compania Limitada")[0].tokens == ("compania", "limitada")  # two edits away: kept
 
 
 @pytest.fixture(scope="module")

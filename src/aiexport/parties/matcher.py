@@ -11,8 +11,9 @@ Search (`Index.search`), for a whole batch of queries at once:
    with known English names, and a full-pinyin form);
 2. candidates: the list names sharing the query form's rarest trigrams (`RARE_GRAMS` of them, so a
    typo or two still leaves shared grams), best `CANDIDATES` per form by summed trigram weight;
-3. score of each (form, name) pair, in 0..1: the best of the edit-distance similarity of the
-   compact forms (typos, spacing), the token-sort similarity of the keys (word order), and the
+3. score of each (form, name) pair, in 0..1: the best of the edit similarity of the compact forms
+   (typos, spacing: `edit_similarity`, where one typo of any kind costs one edit; also on the names
+   as written, legal forms kept, for typos inside a legal form), the token-sort similarity of the keys (word order), and the
    IDF-weighted token agreement (translated and partial names: the rare tokens must agree), each
    computed by rapidfuzz in batch;
 4. per query, the best score per list entry, best first; `alert` when the best reaches the threshold.
@@ -30,8 +31,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
-from aiexport.parties.names import Form, has_han, normalise
+from aiexport.parties.names import Form, has_han, normalise, raw_compact
 
 #: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
 #: and false alerts on names of Chinese companies that are on no list
@@ -90,15 +92,17 @@ class Postings:
         weight = np.log((n_names + 1) / (length + 1)).astype(np.float32)
         return cls(ids, start, length, np.asarray(ns, dtype=np.uint32)[order], weight)
 
-    def gather(self, form_of_gram: np.ndarray, gram: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(form, name, weight) for every posting of every (form, gram) asked, in one vectorised step."""
+    def gather(self, form_of_gram: np.ndarray, gram: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(form, name, weight) for every posting of every (form, gram) asked, in one vectorised step
+        (each gram's weight times its `scale`, if given)."""
         lens = self.length[gram]
         total = int(lens.sum())
         if total == 0:
             return np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.float32)
         ends = np.cumsum(lens)
         offsets = np.repeat(self.start[gram] - (ends - lens), lens) + np.arange(total)
-        return np.repeat(form_of_gram, lens).astype(np.uint32), self.names[offsets], np.repeat(self.weight[gram], lens)
+        weight = self.weight[gram] if scale is None else self.weight[gram] * scale
+        return np.repeat(form_of_gram, lens).astype(np.uint32), self.names[offsets], np.repeat(weight, lens)
 
 
 @dataclass
@@ -153,6 +157,8 @@ class Index:
         index.name_tokens = name_tokens.select("name_id", "tokens")
         index.name_weight = (pl.DataFrame({"name_id": names["name_id"]}).join(
             name_tokens.group_by("name_id").agg(pl.col("w").sum()), on="name_id", how="left", maintain_order="left")["w"].fill_null(0.0))
+        index.compact_len = names["compact"].str.len_chars().cast(pl.Float32)
+        index.names_raw = pl.Series([raw_compact(t) for t in names["matched_name"].to_list()], dtype=pl.String)
         index.names_casefold = pl.Series([" ".join(t.split()).casefold() for t in names["matched_name"].to_list()], dtype=pl.String)
         return index
 
@@ -188,6 +194,7 @@ class Index:
         t_keys: list[int] = []
         g_rows: list[int] = []
         g_keys: list[int] = []
+        g_share: list[float] = []  # a name holding every gram picked for a form weighs one average gram, like one token
         e_rows: list[int] = []
         e_names: list[int] = []
         for r, (tokens, compact, han) in enumerate(forms.select("tokens", "compact", "han").iter_rows()):
@@ -216,20 +223,28 @@ class Index:
                 e_names.extend(same)
             if han or unknown_tokens or not ranked:
                 # trigrams of the unknown tokens (a typo, two words run together), or of the whole name
-                text = compact
-                gs = sorted({gram_ids[g] for g in grams(text) if g in gram_ids}, key=gram_len.__getitem__)
+                # (a name read from Chinese, or with no known token: the whole name's grams)
+                pieces = [compact] if han or not ranked else unknown_tokens
+                gs = sorted({gram_ids[g] for text in pieces for g in grams(text) if g in gram_ids}, key=gram_len.__getitem__)
                 pick = [g for g in gs[:RARE_GRAMS] if gram_len[g] <= MAX_GRAM_DF] or gs[:MIN_GRAMS]
                 g_rows.extend([r] * len(pick))
                 g_keys.extend(pick)
+                g_share.extend([1.0 / max(len(pick), 1)] * len(pick))
         f1, n1, w1 = self.tokens.gather(np.asarray(t_rows, dtype=np.int64), np.asarray(t_keys, dtype=np.int64))
-        f2, n2, w2 = self.postings.gather(np.asarray(g_rows, dtype=np.int64), np.asarray(g_keys, dtype=np.int64))
+        f2, n2, w2 = self.postings.gather(np.asarray(g_rows, dtype=np.int64), np.asarray(g_keys, dtype=np.int64),
+                                          np.asarray(g_share, dtype=np.float32))
         f3, n3 = np.asarray(e_rows, dtype=np.uint32), np.asarray(e_names, dtype=np.uint32)
         w3 = np.full(len(f3), 1e6, dtype=np.float32)  # an identical name ranks first
         hits = pl.DataFrame({"row": np.concatenate([f1, f2, f3]), "name_id": np.concatenate([n1, n2, n3]),
                              "w": np.concatenate([w1, w2, w3])})
-        hits = hits.group_by("row", "name_id").agg(pl.col("w").sum())
-        # ties broken by name id, so that the same query always gets the same candidates
-        top = hits.group_by("row").agg(pl.col("name_id").sort_by(["w", "name_id"], descending=[True, False]).head(CANDIDATES))
+        # summed weight (rounded: a float sum's last bits depend on the order threads add in), then,
+        # among names of equal weight, those whose length is nearest the query's (the bound on their
+        # edit similarity), then name id: the same query always gets the same candidates
+        lq = pl.lit(forms["compact"].str.len_chars().cast(pl.Float32)).gather(pl.col("row"))
+        ln = pl.lit(self.compact_len).gather(pl.col("name_id"))
+        hits = hits.group_by("row", "name_id").agg(pl.col("w").sum().round(3)).with_columns(
+            (pl.min_horizontal(lq, ln) / pl.max_horizontal(lq, ln, 1.0)).alias("near"))
+        top = hits.group_by("row").agg(pl.col("name_id").sort_by(["w", "near", "name_id"], descending=[True, True, False]).head(CANDIDATES))
         return top.sort("row").explode("name_id")
 
     def search(self, queries: list[str], threshold: float = DEFAULT_THRESHOLD, limit: int = 5, explain: bool = True) -> list[dict[str, Any]]:
@@ -249,7 +264,10 @@ class Index:
         })
         q_compact, q_key = forms["compact"].to_list(), forms["key"].to_list()
         n_compact, n_key = self.names["compact"].to_list(), self.names["key"].to_list()
-        ratio = process.cpdist([q_compact[r] for r in rows], [n_compact[i] for i in nids], scorer=fuzz.ratio, workers=-1)
+        q_raw = [raw_compact(text or "") for text in queries]
+        q_of_row = forms["q"].to_numpy()
+        ratio = np.maximum(edit_similarity([q_compact[r] for r in rows], [n_compact[i] for i in nids]),
+                           edit_similarity([q_raw[q_of_row[r]] for r in rows], self.names_raw.gather(pl.Series(nids)).to_list()))
         order = process.cpdist([q_key[r] for r in rows], [n_key[i] for i in nids], scorer=fuzz.token_sort_ratio, workers=-1)
         agree = self._exact_agreement(forms, pairs)
         han = forms["han"].to_numpy()[rows]
@@ -258,7 +276,7 @@ class Index:
             for i in np.flatnonzero(han):
                 agree[i] = max(agree[i], self._agreement(q_tokens[rows[i]], n_tokens[nids[i]])[0])
         scored = pairs.with_columns(
-            pl.Series("s_ratio", ratio, dtype=pl.Float64) / 100, pl.Series("s_order", order, dtype=pl.Float64) / 100,
+            pl.Series("s_ratio", ratio, dtype=pl.Float64), pl.Series("s_order", order, dtype=pl.Float64) / 100,
             pl.Series("s_tokens", agree, dtype=pl.Float64),
         ).with_columns(pl.max_horizontal("s_ratio", "s_order", "s_tokens").alias("score"))
         # a name read from Chinese is a reading (translation, pinyin, known names), not the name as
@@ -358,6 +376,17 @@ class Index:
             "federal_register_notice": entry.get("federal_register_notice"), "license_requirement": entry.get("license_requirement"),
             "license_policy": entry.get("license_policy"),
         }
+
+
+def edit_similarity(a: list[str], b: list[str]) -> np.ndarray:
+    """The similarity of each pair (a[i], b[i]) in 0..1: rapidfuzz's normalised Indel similarity
+    (fuzz.ratio), except that strings one typo apart — one insert, delete, substitution or swap of
+    two neighbours (OSA distance 1) — score 1 - 1 / (len a + len b) whatever the kind of typo
+    (the Indel measure counts a substitution or a swap as two edits). Identical strings give 1.0."""
+    indel = process.cpdist(a, b, scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100
+    one = process.cpdist(a, b, scorer=OSA.distance, score_cutoff=1, workers=-1) == 1
+    total = np.fromiter(map(len, a), dtype=np.float64, count=len(a)) + np.fromiter(map(len, b), dtype=np.float64, count=len(b))
+    return np.where(one, 1.0 - 1.0 / np.maximum(total, 1.0), indel)
 
 
 def form_of(text: str) -> Form:

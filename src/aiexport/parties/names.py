@@ -23,6 +23,7 @@ from functools import lru_cache
 from importlib import resources
 
 from anyascii import anyascii
+from rapidfuzz.distance import OSA
 
 # --- English ---------------------------------------------------------------------------------------
 
@@ -72,18 +73,64 @@ class Form:
         return "".join(self.tokens)
 
 
+#: words this long or longer are recognised as a legal form or a known variant one typo away
+#: ("Corporatiobn", "Limiged", "Tecmhnology"); shorter ones ("stock" ~ "stick") are taken as written
+FUZZY_MIN_LENGTH = 7
+
+
+def _deletes(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1:] for i in range(len(word)))}
+
+
+@lru_cache(maxsize=1)
+def _fuzzy_vocabulary() -> dict[str, set[tuple[str, str]]]:
+    """One-deletion neighbourhoods (SymSpell) of the long legal forms and variants -> (word, its
+    canonical form: "" for a legal form, which is dropped)."""
+    canon = {w: "" for w in LEGAL_FORMS} | {k: ("" if v in LEGAL_FORMS else v) for k, v in ABBREVIATIONS.items()}
+    canon |= {v: v for v in ABBREVIATIONS.values() if v not in LEGAL_FORMS}
+    out: dict[str, set[tuple[str, str]]] = {}
+    for w, c in canon.items():
+        if len(w) >= FUZZY_MIN_LENGTH:
+            for d in _deletes(w):
+                out.setdefault(d, set()).add((w, c))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _canonical(token: str) -> str:
+    """A token's canonical spelling: its variant's ("techn" -> technology), "" for a legal form, and
+    the same for a long word one typo (OSA distance 1) from words of exactly one canonical form."""
+    t = ABBREVIATIONS.get(token, token)
+    if t in LEGAL_FORMS:
+        return ""
+    vocab = _fuzzy_vocabulary()
+    if len(t) < FUZZY_MIN_LENGTH or t in vocab:  # short, or itself a known word
+        return t
+    near = {(w, c) for d in _deletes(t) for w, c in vocab.get(d, ())}
+    found = {c for w, c in near if OSA.distance(t, w, score_cutoff=1) <= 1}  # a shared deletion is not always one edit
+    return found.pop() if len(found) == 1 else t
+
+
 def english_tokens(text: str) -> tuple[str, ...]:
     """Lower-case ASCII tokens of a Latin-script (or transliterated) name, legal forms dropped."""
     s = anyascii(unicodedata.normalize("NFKC", text)).lower().replace("&", " and ").replace("'", "")
     raw = [t for t in _PUNCT.split(s) if t]
     out = []
     for t in raw:
-        t = ABBREVIATIONS.get(t, t)
-        if t in LEGAL_FORMS:
+        t = _canonical(t)
+        if not t:
             continue
         out.append(t)
     # "co ltd" leftovers such as a lone "s" from "co.'s" are dropped; a name made only of legal forms keeps them
     return tuple(out) if out else tuple(raw)
+
+
+def raw_compact(text: str) -> str:
+    """The name as written, lower-case ASCII letters and digits only, legal forms kept ("Huawei
+    International Co., Limited" -> "huaweiinternationalcolimited"): a typo inside a legal form or an
+    abbreviation ("Limiged", "oC.") leaves this form one edit away, where the normalised form would
+    keep or drop different words."""
+    return _PUNCT.sub("", anyascii(unicodedata.normalize("NFKC", text)).lower().replace("'", ""))
 
 
 # --- Chinese ---------------------------------------------------------------------------------------
