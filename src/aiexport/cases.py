@@ -16,7 +16,8 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import yaml
 
 from aiexport.errors import InputError, read_input
-from aiexport.rulebook import Provision, ResolvedInstrument, parse_date
+from aiexport.rulebook import Provision, Resolved, ResolvedInstrument, Rulebook, parse_date
 from aiexport.specs import _fail
 from aiexport.transactions import _COUNTRY_MISTAKES, COUNTRY_CODES, _json_object, _YamlLoader
 
@@ -191,6 +192,22 @@ def _typed(value: Any, f: Field, source: str, row: int, name: str) -> Any:
             got.append(low)
         return got
     raise AssertionError(f.kind)
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def resolver(rulebook: Rulebook) -> Callable[[date], Resolved]:
+    """day -> the rules in force that day, resolved once per epoch (the span between two dates on which
+    anything in the rulebook changes, `Rulebook.epoch_dates`): a batch spread over many dates resolves
+    and hashes the rulebook only as often as it really changes."""
+    starts = rulebook.epoch_dates()
+
+    def at(day: date) -> Resolved:
+        i = bisect_right(starts, day)
+        return rulebook.resolve(starts[i - 1] if i else day)
+
+    return at
 
 
 # --- answers ------------------------------------------------------------------------------------

@@ -19,12 +19,12 @@ order (`designer_status`, `osat_status`) or the lists as files (`approved_names`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from aiexport.cases import Answer, Field, billions, read_case_file, validate_cases
+from aiexport.cases import Answer, Field, billions, read_case_file, resolver, validate_cases
 from aiexport.countries import canonical, scope_set
 from aiexport.rulebook import Resolved, Rulebook, load_rulebook, parse_date
 
@@ -72,9 +72,9 @@ def with_lists(case: Mapping[str, Any], designers: frozenset[str] | None, osats:
     return out
 
 
-def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date) -> dict[str, Any]:
+def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolve: Callable[[date], Resolved] | None = None) -> dict[str, Any]:
     day = case.get("date") or as_of
-    resolved = rulebook.resolve(day)
+    resolved = resolve(day) if resolve is not None else rulebook.resolve(day)
     inst = resolved[INSTRUMENT]
     ans = Answer(case["id"])
     out: dict[str, Any] = {"id": case["id"], "name": case.get("name"), "date": day.isoformat(), "verdict": "indeterminate",
@@ -222,7 +222,8 @@ def _finish(out: dict[str, Any], ans: Answer, resolved: Resolved) -> dict[str, A
 
 def assess_cases(cases: Iterable[Mapping[str, Any]], rulebook: Rulebook, as_of: date, designers: frozenset[str] | None = None,
                  osats: frozenset[str] | None = None) -> list[dict[str, Any]]:
-    return [assess_case(with_lists(c, designers, osats), rulebook, as_of) for c in cases]
+    resolve = resolver(rulebook)
+    return [assess_case(with_lists(c, designers, osats), rulebook, as_of, resolve) for c in cases]
 
 
 def foundry(orders: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, as_of: date | str | None = None, scenario: str | None = None,

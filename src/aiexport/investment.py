@@ -18,11 +18,11 @@ One pipeline per transaction, each step adding findings:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from aiexport.cases import Answer, Field, sci, validate_cases
+from aiexport.cases import Answer, Field, resolver, sci, validate_cases
 from aiexport.countries import scope_set
 from aiexport.rulebook import Resolved, Rulebook, load_rulebook, parse_date
 
@@ -223,9 +223,9 @@ def _ai(ans: Answer, case: Mapping[str, Any], inst: Any, v: _Verdicts, ends: lis
         ans.add(inst, "ai_below", "not_covered", ops=sci(ops), limit=sci(notif.value))
 
 
-def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date) -> dict[str, Any]:
+def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolve: Callable[[date], Resolved] | None = None) -> dict[str, Any]:
     day = case.get("date") or as_of
-    resolved = rulebook.resolve(day)
+    resolved = resolve(day) if resolve is not None else rulebook.resolve(day)
     inst = resolved[INSTRUMENT]
     ans = Answer(case["id"])
     out: dict[str, Any] = {"id": case["id"], "name": case.get("name"), "date": day.isoformat(), "verdict": "indeterminate",
@@ -330,7 +330,8 @@ def _finish(out: dict[str, Any], ans: Answer, resolved: Resolved) -> dict[str, A
 
 
 def assess_cases(cases: Iterable[Mapping[str, Any]], rulebook: Rulebook, as_of: date) -> list[dict[str, Any]]:
-    return [assess_case(c, rulebook, as_of) for c in cases]
+    resolve = resolver(rulebook)
+    return [assess_case(c, rulebook, as_of, resolve) for c in cases]
 
 
 def invest(transactions: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, as_of: date | str | None = None,

@@ -15,12 +15,12 @@ One pipeline per case, top to bottom, each step adding findings:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from aiexport import catalog
-from aiexport.cases import Answer, Field, sci, validate_cases
+from aiexport.cases import Answer, Field, resolver, sci, validate_cases
 from aiexport.countries import canonical, scope_members, scope_set
 from aiexport.errors import InputError
 from aiexport.rulebook import Resolved, Rulebook, load_rulebook, parse_date
@@ -158,10 +158,10 @@ def _codified(ans: Answer, case: Mapping[str, Any], resolved: Resolved) -> dict[
     return result
 
 
-def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, enforce_codified: bool = False) -> dict[str, Any]:
+def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, enforce_codified: bool = False, resolve: Callable[[date], Resolved] | None = None) -> dict[str, Any]:
     """The answer to one validated case (a plain dict, JSON as it stands)."""
     day = case.get("date") or as_of
-    resolved = rulebook.resolve(day)
+    resolved = resolve(day) if resolve is not None else rulebook.resolve(day)
     inst = resolved[INSTRUMENT]
     ans = Answer(case["id"])
     fig = estimate(case, resolved)
@@ -276,7 +276,8 @@ def _finish(out: dict[str, Any], ans: Answer, resolved: Resolved, enforce: bool,
 
 
 def assess_cases(cases: Iterable[Mapping[str, Any]], rulebook: Rulebook, as_of: date, enforce_codified: bool = False) -> list[dict[str, Any]]:
-    return [assess_case(c, rulebook, as_of, enforce_codified) for c in cases]
+    resolve = resolver(rulebook)
+    return [assess_case(c, rulebook, as_of, enforce_codified, resolve) for c in cases]
 
 
 def weights(cases: Mapping[str, Any] | Iterable[Mapping[str, Any]], *, as_of: date | str | None = None,
