@@ -61,9 +61,13 @@ def _emit(answers: list[dict[str, Any]], json_out: bool, lang: str, columns: lis
     for name, _ in columns:
         t.add_column(name)
     t.add_column("verdict" if lang == "en" else "结论")
-    t.add_column("missing" if lang == "en" else "可据以判定的信息")
-    for a in answers[:1000]:
-        t.add_row(*[str(get(a)) for _, get in columns], _label(a["verdict"], lang), ", ".join(m.split(":")[0] for m in a.get("missing") or []))
+    shown = answers[:1000]
+    any_missing = any(a.get("missing") for a in shown)
+    if any_missing:
+        t.add_column("missing" if lang == "en" else "可据以判定的信息")
+    for a in shown:
+        missing = [", ".join(m.split(":")[0] for m in a.get("missing") or [])] if any_missing else []
+        t.add_row(*[str(get(a)) for _, get in columns], _label(a["verdict"], lang), *missing)
     out.print(t)
     if len(answers) <= 10:
         text = "text_zh" if lang == "zh" else "text_en"
