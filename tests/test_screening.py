@@ -150,8 +150,8 @@ def test_false_alerts_on_unlisted_chinese_companies_at_most_2_percent(csl, pairs
 
 def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # issue #4 target: recall@1 >= 80 % when the list is built from the English names and queried
-    # with the Chinese ones. Measured: about 66 % (brand names such as 康佳 → Konka are out of reach
-    # of pinyin and translation); this test guards that level, the target is not yet met.
+    # with the Chinese ones. Measured: 71.6 % (brand names such as 康佳 → Konka or 康泰 → Contec are
+    # out of reach of pinyin and translation); this test guards that level, the target is not yet met.
     en = pairs.select("en_name", "zh_name")
     entries = pl.DataFrame({"list_id": [str(i) for i in range(en.height)], "source": ["dev"] * en.height,
                             "list_code": ["DEV"] * en.height, "name": en["en_name"].to_list(),
@@ -163,7 +163,7 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     zh = list(gold)
     answers = index.search(zh, threshold=0.0, explain=False, limit=1)
     recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
-    assert recall >= 0.62, recall
+    assert recall >= 0.70, recall
 
 
 def test_normalisation_examples():

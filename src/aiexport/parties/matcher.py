@@ -278,7 +278,12 @@ class Index:
         scored = pairs.with_columns(
             pl.Series("s_ratio", ratio, dtype=pl.Float64), pl.Series("s_order", order, dtype=pl.Float64) / 100,
             pl.Series("s_tokens", agree, dtype=pl.Float64),
-        ).with_columns(pl.max_horizontal("s_ratio", "s_order", "s_tokens").alias("score"))
+            pl.Series("han", han, dtype=pl.Boolean),
+        ).with_columns(
+            # a name read from Chinese: the letters of a reading (a place, then pinyin) resemble many
+            # names; the agreement of its words must carry half the score
+            pl.when(pl.col("han")).then(pl.max_horizontal("s_tokens", (pl.max_horizontal("s_ratio", "s_order") + pl.col("s_tokens")) / 2))
+            .otherwise(pl.max_horizontal("s_ratio", "s_order", "s_tokens")).alias("score"))
         # a name read from Chinese is a reading (translation, pinyin, known names), not the name as
         # written: its scores are discounted, so that short or generic readings alert less easily
         scored = scored.with_columns(pl.when(pl.Series(han)).then(pl.col("score") * HAN_DISCOUNT).otherwise(pl.col("score")).alias("score"))
@@ -332,13 +337,17 @@ class Index:
     def _agreement(self, q: list[str], n: list[str]) -> tuple[float, list[tuple[str, str, float]]]:
         """IDF-weighted token agreement (harmonic mean of the weight matched on each side) and the
         aligned token pairs. A query token may match one list token (similarity ≥ 0.8) or a run of
-        two or three list tokens written as one word (pinyin "quanxinhao" ~ "quan xin hao")."""
+        two or three list tokens written as one word (pinyin "quanxinhao" ~ "quan xin hao"); then a
+        list token still unmatched may match a run of two to four query tokens ("zhe jiang" ~
+        "zhejiang", syllable by syllable) or begin a longer query token (a brand read together with
+        a word no dictionary holds: "yilida" in "yilidafengji", credited for the share it covers)."""
         idf = self.token_idf
         default = self.max_idf
         used: set[int] = set()
+        q_used: set[int] = set()
         aligned = []
         matched_q = 0.0
-        for t in q:
+        for qi, t in enumerate(q):
             best, at, span = 0.0, -1, 1
             for j, u in enumerate(n):
                 if j not in used:
@@ -355,7 +364,29 @@ class Index:
             if best >= 0.8:
                 matched_q += idf.get(t, default) * best
                 used.update(range(at, at + span))
+                q_used.add(qi)
                 aligned.append((t, " ".join(n[at:at + span]), round(best, 3)))
+        for j, u in enumerate(n):
+            if j in used or len(u) < 4:
+                continue
+            best, at, span = 0.0, -1, 1
+            for i in range(len(q)):
+                if i in q_used:
+                    continue
+                if len(q[i]) > len(u) and q[i].startswith(u):
+                    r = len(u) / len(q[i])
+                    if r > best:
+                        best, at, span = r, i, 1
+                for k in (2, 3, 4):
+                    if i + k <= len(q) and not q_used.intersection(range(i, i + k)):
+                        r = fuzz.ratio(u, "".join(q[i:i + k])) / 100
+                        if r >= 0.8 and r > best:
+                            best, at, span = r, i, k
+            if best > 0 and (span > 1 or best >= 0.4):
+                matched_q += sum(idf.get(t, default) for t in q[at:at + span]) * best
+                used.add(j)
+                q_used.update(range(at, at + span))
+                aligned.append((" ".join(q[at:at + span]), u, round(best, 3)))
         wq = sum(idf.get(t, default) for t in q)
         wn = sum(idf.get(u, default) for u in n)
         mn = sum(idf.get(n[j], default) for j in used)
