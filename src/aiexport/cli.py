@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from aiexport import catalog, render
 from aiexport.chips import classify_frame
 from aiexport.errors import AiexportError, InputError
+from aiexport.ledger.options import RecordOpt, ResumeOpt, UserOpt
 from aiexport.rulebook import load_rulebook, parse_date
 from aiexport.specs import read_spec_file, specs_from_python, validate_specs
 from aiexport.timeline import change_dates, timeline
@@ -89,6 +90,8 @@ def classify(
     lang: LangOpt = Lang.en,
     output: OutputOpt = None,
     brief: Annotated[bool, typer.Option("--brief", help="One reason per row (the deciding paragraph and its citation): for whole order books.")] = False,
+    record: RecordOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """Classify an accelerator, HBM stack or system under 3A090 / 4A090 / .z on a date."""
     day = _as_of(as_of)
@@ -98,6 +101,10 @@ def classify(
     else:
         frame, source = _specs(name, spec)
         result = classify_frame(frame, rb, day, source, explain=not brief)
+    if record:
+        from aiexport.cli_ledger import record_classify
+
+        record_classify(name, spec, result, day, scenario, user)
     if output is not None:
         _write_output(result, output)
     if json_out:
@@ -199,6 +206,9 @@ def check(
     output: OutputOpt = None,
     list_file: Annotated[Path | None, typer.Option("--list", help="Screen every consignee and end user against this list "
                                                                 "(CSL CSV/JSON, OFAC, DPL, FtM).")] = None,
+    record: RecordOpt = False,
+    resume: ResumeOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """Does this transaction need a licence? For one line or a whole order book."""
     day = _as_of(as_of)
@@ -213,6 +223,11 @@ def check(
     if output is not None:
         _sink(result, output)
     verdicts = result.select("verdict").collect()
+    if record or resume:
+        from aiexport.cli_ledger import record_check
+
+        record_check(book, result, verdicts.height, day=day, scenario=scenario, enforce=enforce_codified, specs=specs,
+                     list_file=list_file, resume=resume, user=user)
     if json_out:
         _stream_jsonl(result, verdicts.height)
         return
@@ -269,6 +284,8 @@ def screen(
     threshold: Annotated[float | None, typer.Option("--threshold", help="Alert at or above this score (0..1); default: the measured one.")] = None,
     json_out: JsonOpt = False,
     output: Annotated[Path | None, typer.Option("--output", help="Write the answers to .jsonl.")] = None,
+    record: RecordOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """Screen names (Chinese, pinyin or English) against a restricted-party list; every hit explained."""
     from aiexport.parties.matcher import DEFAULT_THRESHOLD
@@ -280,6 +297,10 @@ def screen(
     frame = read_names_file(names)
     index, snap = load_index(list_file)
     answers = screen_frame(frame, index, t, snapshot_hash=snap.content_hash)
+    if record:
+        from aiexport.cli_ledger import record_answers
+
+        record_answers("screen", [{"threshold": t, "list_sha256": snap.content_hash, **r} for r in frame.to_dicts()], answers, user=user)
     if output is not None:
         if output.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
             raise InputError(f"--output: {str(output)!r}: screening answers are written as .jsonl", field="--output")
@@ -783,6 +804,9 @@ def review_rescreen(
 from aiexport.cli_controls import register as _register_controls  # noqa: E402  (weights, foundry, invest: issue #5)
 
 _register_controls(app)
+from aiexport.cli_ledger import register as _register_ledger  # noqa: E402  (licences, budgets, audit: issue #6)
+
+_register_ledger(app)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ brings every table to the version the code expects.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -169,3 +169,132 @@ class HitDecision(Base):
     #: the hit the reviewer decided on, and the snapshot it was in
     hit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("screening_hits.id"))
     snapshot_id: Mapped[int | None] = mapped_column(sa.ForeignKey("list_snapshots.id"))
+
+
+# --- the ledger (issue #6): licences, TPP budgets, the audit record. Migration 0002_ledger. --------------------------------
+
+DRAW_STATES = ("reserved", "consumed", "released")
+
+
+class Licence(Base):
+    """A licence from BIS: what it authorises (quantity, value in US cents), for which items, ECCNs,
+    parties and countries (empty: not limited), from when until when. `reserved_*` and `consumed_*`
+    are the running totals of its draws; the database refuses totals beyond the authorisation."""
+
+    __tablename__ = "licences"
+    __table_args__ = (
+        sa.CheckConstraint("reserved_quantity >= 0 AND consumed_quantity >= 0 AND "
+                           "reserved_quantity + consumed_quantity <= authorised_quantity", name="quantity_within"),
+        sa.CheckConstraint("authorised_value_cents IS NULL OR reserved_value_cents + consumed_value_cents <= authorised_value_cents",
+                           name="value_within"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    authorised_quantity: Mapped[int] = mapped_column(sa.BigInteger)
+    authorised_value_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reserved_quantity: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    consumed_quantity: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    reserved_value_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    consumed_value_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    items: Mapped[list[str]]
+    eccns: Mapped[list[str]]
+    parties: Mapped[list[str]]
+    countries: Mapped[list[str]]
+    valid_from: Mapped[date | None] = mapped_column(sa.Date)
+    valid_until: Mapped[date | None] = mapped_column(sa.Date)
+    conditions: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+
+
+class LicenceDraw(Base):
+    """One shipment's draw on a licence, keyed by its transaction id (unique: the same id draws once).
+    reserved → consumed (shipped), or reserved → released (cancelled). `result` is the answer given
+    when it was drawn, returned again to a replay."""
+
+    __tablename__ = "licence_draws"
+    __table_args__ = (sa.CheckConstraint("state IN ('reserved', 'consumed', 'released')", name="state"),
+                      sa.CheckConstraint("quantity > 0", name="quantity_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    txn: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    licence_id: Mapped[int] = mapped_column(sa.ForeignKey("licences.id"), index=True)
+    quantity: Mapped[int] = mapped_column(sa.BigInteger)
+    value_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    ship_date: Mapped[date] = mapped_column(sa.Date)
+    item: Mapped[str | None] = mapped_column(sa.Text)
+    eccn: Mapped[str | None] = mapped_column(sa.String(32))
+    country: Mapped[str | None] = mapped_column(sa.String(8))
+    party: Mapped[str | None] = mapped_column(sa.Text)
+    user: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    result: Mapped[dict[str, Any]]
+
+
+class TppBudget(Base):
+    """A running TPP total (in milli-TPP, integers: sums are exact) for one budget: an LPP
+    consignee-year (`kind` lpp_consignee_year, `key` the consignee, `period` the year) or a Tier 2
+    country allocation (`kind` tier2_country, `key` the country, `period` the allocation's span).
+    The limit comes from the rulebook on the day of each draw, never from this table."""
+
+    __tablename__ = "tpp_budgets"
+    __table_args__ = (sa.UniqueConstraint("kind", "key", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    key: Mapped[str] = mapped_column(sa.Text)
+    period: Mapped[str] = mapped_column(sa.String(32))
+    drawn_mtpp: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class TppDraw(Base):
+    """One draw on a TPP budget, keyed by its transaction id (the same id draws once)."""
+
+    __tablename__ = "tpp_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    txn: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    budget_id: Mapped[int] = mapped_column(sa.ForeignKey("tpp_budgets.id"), index=True)
+    mtpp: Mapped[int] = mapped_column(sa.BigInteger)
+    ship_date: Mapped[date] = mapped_column(sa.Date)
+    user: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+    result: Mapped[dict[str, Any]]
+
+
+class AuditRecord(Base):
+    """One answer on record. `input` and `output` are canonical JSON text (exactly what was hashed);
+    `hash` = sha256 of the canonical JSON of every other field, `prev_hash` included, so each record
+    seals the one before. Append-only: the database refuses UPDATE and DELETE. `batch_id` and `line`
+    identify a line of a recorded batch (unique: a resumed batch never records a line twice)."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (sa.UniqueConstraint("batch_id", "line"), sa.Index("ix_audit_records_recorded_at", "recorded_at"))
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    recorded_at: Mapped[datetime]
+    user: Mapped[str] = mapped_column(sa.String(200))
+    rulebook_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    list_snapshot_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    batch_id: Mapped[str | None] = mapped_column(sa.String(64))
+    line: Mapped[int | None] = mapped_column(sa.BigInteger)
+    input: Mapped[str] = mapped_column(sa.Text)
+    output: Mapped[str] = mapped_column(sa.Text)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class AuditHead(Base):
+    """The head of the audit chain (one row, id 1): the last record's number and hash. Appenders lock
+    it (SELECT … FOR UPDATE; on SQLite the write lock) so that the chain never forks; `audit verify`
+    compares it with the last record, which catches a deleted or appended tail."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    hash: Mapped[str] = mapped_column(sa.String(64))
