@@ -43,11 +43,15 @@ DEFAULT_THRESHOLD = 0.86
 HAN_DISCOUNT = 0.95
 RARE_TOKENS = 4
 NEAR = 8
-RARE_GRAMS = 10
+RARE_GRAMS = 8
 CANDIDATES = 40
+#: a candidate holds at least this share of the weight of the query's best-weighted name
+CANDIDATE_SHARE = 0.5
+#: the weight given to a list name identical to the query (after normalisation): always a candidate, ranked first
+EXACT_BONUS = 1e6
 #: grams in more names than this are left out of candidate generation (unless a name has fewer than
 #: MIN_GRAMS rarer ones): they tell names apart poorly and make the candidate lists long
-MAX_GRAM_DF = 400
+MAX_GRAM_DF = 100
 #: tokens in more names than this ("technology", "trade") only serve when a name has nothing rarer
 MAX_TOKEN_DF = 300
 MIN_GRAMS = 3
@@ -234,7 +238,7 @@ class Index:
         f2, n2, w2 = self.postings.gather(np.asarray(g_rows, dtype=np.int64), np.asarray(g_keys, dtype=np.int64),
                                           np.asarray(g_share, dtype=np.float32))
         f3, n3 = np.asarray(e_rows, dtype=np.uint32), np.asarray(e_names, dtype=np.uint32)
-        w3 = np.full(len(f3), 1e6, dtype=np.float32)  # an identical name ranks first
+        w3 = np.full(len(f3), EXACT_BONUS, dtype=np.float32)  # an identical name ranks first
         hits = pl.DataFrame({"row": np.concatenate([f1, f2, f3]), "name_id": np.concatenate([n1, n2, n3]),
                              "w": np.concatenate([w1, w2, w3])})
         # summed weight (rounded: a float sum's last bits depend on the order threads add in), then,
@@ -244,6 +248,11 @@ class Index:
         ln = pl.lit(self.compact_len).gather(pl.col("name_id"))
         hits = hits.group_by("row", "name_id").agg(pl.col("w").sum().round(3)).with_columns(
             (pl.min_horizontal(lq, ln) / pl.max_horizontal(lq, ln, 1.0)).alias("near"))
+        # names holding much less of the query's evidence than its best name are not scored (the
+        # bonus of an identical name set aside: other near names of other entries still are)
+        exact = pl.col("w") >= EXACT_BONUS
+        evidence = pl.when(exact).then(pl.col("w") - EXACT_BONUS).otherwise(pl.col("w"))
+        hits = hits.filter(exact | (evidence >= CANDIDATE_SHARE * evidence.max().over("row")))
         top = hits.group_by("row").agg(pl.col("name_id").sort_by(["w", "near", "name_id"], descending=[True, True, False]).head(CANDIDATES))
         return top.sort("row").explode("name_id")
 
