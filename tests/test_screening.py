@@ -111,6 +111,17 @@ def test_names_with_one_typo_still_find_their_entry(csl):
     assert found / len(queries) >= 0.97, found / len(queries)
 
 
+def test_the_same_queries_always_get_the_same_answers(csl):
+    # candidate weights are summed as integers: no thread order can change a candidate list, so
+    # every run gives the same matches and scores (down to the last one returned)
+    rng = random.Random(11)
+    el = csl.entries.filter(pl.col("list_code") == "EL")["name"].to_list()
+    queries = [typo(n, rng) for n in rng.sample(el, 400)] + ["Velnor Technology Trading LLC", "华为技术有限公司"]
+    first = csl.search(queries, threshold=0.0, explain=False, limit=40)
+    for _ in range(2):
+        assert csl.search(queries, threshold=0.0, explain=False, limit=40) == first
+
+
 def test_one_typo_scores_one_edit_whatever_its_kind():
     # a substitution or a swap of neighbours is one typo, as an insertion or a deletion is
     from aiexport.parties.matcher import edit_similarity

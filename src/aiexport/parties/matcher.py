@@ -48,7 +48,7 @@ CANDIDATES = 40
 #: a candidate holds at least this share of the weight of the query's best-weighted name
 CANDIDATE_SHARE = 0.5
 #: the weight given to a list name identical to the query (after normalisation): always a candidate, ranked first
-EXACT_BONUS = 1e6
+EXACT_BONUS = 10**9
 #: grams in more names than this are left out of candidate generation (unless a name has fewer than
 #: MIN_GRAMS rarer ones): they tell names apart poorly and make the candidate lists long
 MAX_GRAM_DF = 100
@@ -238,23 +238,24 @@ class Index:
         f2, n2, w2 = self.postings.gather(np.asarray(g_rows, dtype=np.int64), np.asarray(g_keys, dtype=np.int64),
                                           np.asarray(g_share, dtype=np.float32))
         f3, n3 = np.asarray(e_rows, dtype=np.uint32), np.asarray(e_names, dtype=np.uint32)
-        w3 = np.full(len(f3), EXACT_BONUS, dtype=np.float32)  # an identical name ranks first
+        # weights in thousandths, as integers: their sums are exact, whatever order threads add in,
+        # so the same query always gets the same candidates
+        w3 = np.full(len(f3), EXACT_BONUS, dtype=np.int64)  # an identical name ranks first
         hits = pl.DataFrame({"row": np.concatenate([f1, f2, f3]), "name_id": np.concatenate([n1, n2, n3]),
-                             "w": np.concatenate([w1, w2, w3])})
-        # summed weight (rounded: a float sum's last bits depend on the order threads add in), then,
-        # among names of equal weight, those whose length is nearest the query's (the bound on their
-        # edit similarity), then name id: the same query always gets the same candidates
+                             "w": np.concatenate([np.rint(np.concatenate([w1, w2]) * 1000).astype(np.int64), w3])})
         lq = pl.lit(forms["compact"].str.len_chars().cast(pl.Float32)).gather(pl.col("row"))
         ln = pl.lit(self.compact_len).gather(pl.col("name_id"))
-        hits = hits.group_by("row", "name_id").agg(pl.col("w").sum().round(3)).with_columns(
-            (pl.min_horizontal(lq, ln) / pl.max_horizontal(lq, ln, 1.0)).alias("near"))
         # names holding much less of the query's evidence than its best name are not scored (the
         # bonus of an identical name set aside: other near names of other entries still are)
         exact = pl.col("w") >= EXACT_BONUS
         evidence = pl.when(exact).then(pl.col("w") - EXACT_BONUS).otherwise(pl.col("w"))
-        hits = hits.filter(exact | (evidence >= CANDIDATE_SHARE * evidence.max().over("row")))
-        top = hits.group_by("row").agg(pl.col("name_id").sort_by(["w", "near", "name_id"], descending=[True, True, False]).head(CANDIDATES))
-        return top.sort("row").explode("name_id")
+        # then the best CANDIDATES by summed weight; among equal weights, the names whose length is
+        # nearest the query's (the bound on their edit similarity), then by name id
+        return (hits.lazy().group_by("row", "name_id").agg(pl.col("w").sum())
+                .filter(exact | (evidence >= CANDIDATE_SHARE * evidence.max().over("row")))
+                .with_columns((pl.min_horizontal(lq, ln) / pl.max_horizontal(lq, ln, 1.0)).alias("near"))
+                .sort(["row", "w", "near", "name_id"], descending=[False, True, True, False])
+                .group_by("row", maintain_order=True).head(CANDIDATES).select("row", "name_id").collect())
 
     def search(self, queries: list[str], threshold: float = DEFAULT_THRESHOLD, limit: int = 5, explain: bool = True) -> list[dict[str, Any]]:
         """Screen every query; one answer per query, in order: decision and matches (best first)."""
