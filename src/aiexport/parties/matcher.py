@@ -425,9 +425,13 @@ def edit_similarity(a: list[str], b: list[str]) -> np.ndarray:
     two neighbours (OSA distance 1) — score 1 - 1 / (len a + len b) whatever the kind of typo
     (the Indel measure counts a substitution or a swap as two edits). Identical strings give 1.0."""
     indel = process.cpdist(a, b, scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100
-    one = process.cpdist(a, b, scorer=OSA.distance, score_cutoff=1, workers=-1) == 1
     total = np.fromiter(map(len, a), dtype=np.float64, count=len(a)) + np.fromiter(map(len, b), dtype=np.float64, count=len(b))
-    return np.where(one, 1.0 - 1.0 / np.maximum(total, 1.0), indel)
+    # a substitution or a swap is two Indel edits: only pairs within two Indel edits can be one typo apart
+    maybe = np.flatnonzero(np.rint((1.0 - indel) * total) == 2)
+    if len(maybe):
+        one = process.cpdist([a[i] for i in maybe], [b[i] for i in maybe], scorer=OSA.distance, score_cutoff=1, workers=-1) == 1
+        indel[maybe[one]] = 1.0 - 1.0 / total[maybe[one]]
+    return indel
 
 
 def form_of(text: str) -> Form:
