@@ -807,6 +807,9 @@ _register_controls(app)
 from aiexport.cli_ledger import register as _register_ledger  # noqa: E402  (licences, budgets, audit: issue #6)
 
 _register_ledger(app)
+from aiexport.cli_serve import register as _register_serve  # noqa: E402  (serve, keys: issue #7)
+
+_register_serve(app)
 
 
 def main() -> None:

@@ -298,3 +298,26 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(sa.BigInteger)
     hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+# --- the service (issue #7): API keys. Migration 0003_api_keys. ----------------------------------------------------------
+
+API_ROLES = ("viewer", "analyst", "admin")
+
+
+class ApiKey(Base):
+    """A key of the REST service and web UI. Only the SHA-256 of the key is stored (the key is shown
+    once, when created); `prefix` (its first characters) identifies it in lists and on the audit
+    record. A revoked key stays, with the time it was revoked."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (sa.CheckConstraint("role IN ('viewer', 'analyst', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,42 @@
+"""Who is calling, and may they: ``Authorization: Bearer KEY`` on the API, the session cookie on the
+web UI (set by the login form). Roles: viewer (read and ask) < analyst (also decide screening hits,
+draw licences) < admin (also manage keys, lists, licences). The key is never logged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from aiexport.api.errors import ApiError
+from aiexport.api.keys import Caller, lookup
+
+COOKIE = "aiexport_session"
+bearer = HTTPBearer(auto_error=False, description="An API key from `aiexport keys create --role ROLE`.")
+
+
+def caller_of(key: str | None) -> Caller | None:
+    return lookup(key.strip()) if key else None
+
+
+def require(role: str = "viewer") -> Callable[..., Caller]:
+    """A dependency: the caller, if their key is valid and their role reaches `role`."""
+
+    def dependency(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+        if creds is None or not creds.credentials:
+            raise ApiError(401, "no API key: send the header `Authorization: Bearer KEY` (a key from `aiexport keys create`)",
+                           "Authorization", {"WWW-Authenticate": "Bearer"})
+        caller = caller_of(creds.credentials)
+        if caller is None:
+            raise ApiError(401, "the API key is not valid (unknown or revoked); ask an admin for a key", "Authorization",
+                           {"WWW-Authenticate": "Bearer"})
+        if not caller.can(role):
+            raise ApiError(403, f"this needs the {role} role; your key has the {caller.role} role", "role")
+        return caller
+
+    return dependency
+
+
+def web_caller(request: Request) -> Caller | None:
+    return caller_of(request.cookies.get(COOKIE))

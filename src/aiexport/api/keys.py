@@ -1,0 +1,139 @@
+"""API keys: created with a role, stored hashed, revoked; looked up on every request.
+
+A key is ``aiex_`` followed by 43 URL-safe characters (32 random bytes from `secrets`); the
+database keeps only its SHA-256 (a high-entropy key needs no slow hash) and its first characters
+(`prefix`, to tell keys apart in lists and on the audit record). The key itself is shown once.
+
+`lookup` caches answers for `CACHE_SECONDS` per process, so a request costs no database round
+trip; a revoked key is refused by every worker within that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from aiexport.db import ensure_schema, session_scope
+from aiexport.db.models import API_ROLES, ApiKey, utcnow
+from aiexport.errors import InputError
+
+KEY_PREFIX = "aiex_"
+PREFIX_CHARS = 12
+CACHE_SECONDS = 5.0
+ROLE_RANK = {r: i for i, r in enumerate(API_ROLES)}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the key's id, name, role and prefix (never the key)."""
+
+    key_id: int
+    name: str
+    role: str
+    prefix: str
+
+    @property
+    def identity(self) -> str:
+        """How the caller is named on the audit record."""
+        return f"{self.name} (api key #{self.key_id} {self.prefix}…, {self.role})"
+
+    def can(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _role(role: str) -> str:
+    r = (role or "").strip().lower()
+    if r not in API_ROLES:
+        raise InputError(f"--role: {role!r}; give one of {', '.join(API_ROLES)}", field="--role")
+    return r
+
+
+def _view(k: ApiKey) -> dict[str, Any]:
+    return {"id": k.id, "name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at.isoformat(timespec="seconds"),
+            "created_by": k.created_by, "revoked_at": k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else None,
+            "active": k.revoked_at is None}
+
+
+def create_key(role: str, name: str | None = None, created_by: str | None = None, *, url: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A new key with `role`: returns the key (shown once) and its stored record."""
+    from aiexport.ledger.session import current_user
+
+    r = _role(role)
+    label = " ".join((name or "").split()) or f"{r} key"
+    if len(label) > 200:
+        raise InputError("--name: longer than 200 characters; give a shorter name", field="--name")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    engine = ensure_schema(url)
+    with session_scope(engine) as s:
+        k = ApiKey(key_hash=key_hash(key), prefix=key[:PREFIX_CHARS], name=label, role=r, created_at=utcnow(),
+                   created_by=current_user(created_by), revoked_at=None)
+        s.add(k)
+        s.flush()
+        return key, _view(k)
+
+
+def list_keys(*, include_revoked: bool = True, url: str | None = None) -> list[dict[str, Any]]:
+    engine = ensure_schema(url)
+    with session_scope(engine) as s:
+        q = sa.select(ApiKey).order_by(ApiKey.id)
+        if not include_revoked:
+            q = q.where(ApiKey.revoked_at.is_(None))
+        return [_view(k) for k in s.scalars(q)]
+
+
+def revoke_key(ident: str, *, url: str | None = None) -> dict[str, Any]:
+    """Revoke a key named by its id or its prefix (as `keys list` shows them). Revoking twice is a no-op."""
+    text = (ident or "").strip()
+    engine = ensure_schema(url)
+    with session_scope(engine) as s:
+        if text.isdigit():
+            found = [k for k in [s.get(ApiKey, int(text))] if k is not None]
+        else:
+            found = list(s.scalars(sa.select(ApiKey).where(ApiKey.prefix.startswith(text[:PREFIX_CHARS])))) if text else []
+        if len(found) != 1:
+            why = "no such key" if not found else f"{len(found)} keys start so"
+            raise InputError(f"KEY: {text!r}: {why}; give the id or the prefix `aiexport keys list` shows", field="KEY")
+        k = found[0]
+        if k.revoked_at is None:
+            k.revoked_at = utcnow()
+        view = _view(k)
+    _cache.clear()
+    return view
+
+
+_cache: dict[str, tuple[float, Caller | None]] = {}
+_lock = threading.Lock()
+
+
+def lookup(key: str, *, url: str | None = None) -> Caller | None:
+    """The caller a key belongs to, or None (unknown or revoked)."""
+    if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
+        return None
+    h = key_hash(key)
+    now = time.monotonic()
+    hit = _cache.get(h)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    engine = ensure_schema(url)
+    with session_scope(engine) as s:
+        k = s.scalar(sa.select(ApiKey).where(ApiKey.key_hash == h))
+        caller = Caller(k.id, k.name, k.role, k.prefix) if k is not None and k.revoked_at is None else None
+    with _lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[h] = (now, caller)
+    return caller
+
+
+def clear_cache() -> None:
+    _cache.clear()

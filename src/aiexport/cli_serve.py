@@ -1,0 +1,100 @@
+"""`aiexport serve` (the REST API and web UI, uvicorn) and `aiexport keys create|list|revoke`
+(issue #7). Registered in cli.py by `register(app)`; errors go through cli.py's handling (one line,
+exit 2 on bad input)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+
+from aiexport import render
+from aiexport.cli import JsonOpt
+from aiexport.errors import InputError
+
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of the service: roles viewer, analyst, admin; stored hashed.")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="viewer (read and ask), analyst (also decide screening hits, draw "
+                                                     "licences) or admin (also manage keys, lists, licences).")],
+    name: Annotated[str | None, typer.Option("--name", help="Who or what uses the key (shown in lists and on the audit record).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a key. The key is printed once, on the last line; only its SHA-256 is stored."""
+    from aiexport.api.keys import create_key
+
+    key, view = create_key(role, name)
+    if json_out:
+        print(json.dumps(view))
+    else:
+        render.console(stderr=True).print(f"key #{view['id']} ({view['role']}, {view['name']}): keep it secret, it is shown only now")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list(json_out: JsonOpt = False) -> None:
+    """Every key: id, name, role, prefix, created, revoked (never the key itself)."""
+    from aiexport.api.keys import list_keys
+
+    rows = list_keys()
+    if json_out:
+        for r in rows:
+            print(json.dumps(r))
+        return
+    if not rows:
+        render.console().print("no key yet; create one with `aiexport keys create --role admin`")
+        return
+    t = render.Table(show_header=True, header_style="bold")
+    for col in ("id", "prefix", "name", "role", "created (UTC)", "by", "revoked"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["id"]), r["prefix"] + "…", r["name"], r["role"], r["created_at"], r["created_by"], r["revoked_at"] or "")
+    render.console().print(t)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id or prefix, as `aiexport keys list` shows them.")],
+                json_out: JsonOpt = False) -> None:
+    """Revoke a key: refused by every server process within 5 seconds."""
+    from aiexport.api.keys import revoke_key
+
+    view = revoke_key(key)
+    if json_out:
+        print(json.dumps(view))
+        return
+    render.console().print(f"key #{view['id']} ({view['prefix']}…, {view['role']}, {view['name']}) revoked at {view['revoked_at']}")
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes (several share one database: use PostgreSQL, "
+                                                           "AIEXPORT_DATABASE_URL).")] = 1,
+    log_level: Annotated[str, typer.Option("--log-level", help="critical, error, warning, info or debug.")] = "info",
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log one line per request (method, path, "
+                                                                                 "status; never a key).")] = True,
+) -> None:
+    """Run the REST API (/v1/, /openapi.json, /docs) and the web UI (/) with uvicorn."""
+    import uvicorn
+
+    from aiexport.db import ensure_schema
+
+    if not 0 < port < 65536:
+        raise InputError(f"--port: {port} is not a TCP port; give 1-65535", field="--port")
+    if workers < 1 or workers > 64:
+        raise InputError(f"--workers: {workers}; give 1 to 64", field="--workers")
+    if log_level not in ("critical", "error", "warning", "info", "debug"):
+        raise InputError(f"--log-level: {log_level!r}; give critical, error, warning, info or debug", field="--log-level")
+    ensure_schema()  # migrate an empty database once, before the workers start
+    os.environ.setdefault("AIEXPORT_SERVE", "1")
+    uvicorn.run("aiexport.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                access_log=access_log, proxy_headers=False, server_header=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+    app.command("serve")(serve)
