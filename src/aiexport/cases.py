@@ -253,6 +253,16 @@ class Answer:
     def _append(self, rule: str, prov: Provision, effect: str, values: Mapping[str, Any]) -> None:
         self.add_text(rule, prov.fact, prov.citation.text(), _fill(prov.text_en, values), _fill(prov.text_zh, values), effect)
 
+    def finish(self, out: dict[str, Any], resolved: Resolved) -> dict[str, Any]:
+        """`out` completed with the findings, what is missing (when indeterminate), the UNCONFIRMED
+        rules used and the rulebook hash and scenario that produced it."""
+        out["findings"] = self.findings
+        out["missing"] = self.missing if out["verdict"] == "indeterminate" else []
+        out["unconfirmed"] = self.unconfirmed
+        out["rulebook_hash"] = resolved.rulebook_hash
+        out["scenario"] = resolved.scenario
+        return out
+
     def uses(self, rule: str, fact: str) -> None:
         """Record that the answer rests on a fact (a parameter value); UNCONFIRMED ones are listed."""
         if fact == "UNCONFIRMED" and rule not in self.unconfirmed:

@@ -84,14 +84,14 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
         d = inst.definitions[0]
         ans.add_text(f"{INSTRUMENT}.{d.id}", d.fact, d.citation.text(), d.text_en.format(date=day), d.text_zh.format(date=day))
         out["verdict"] = "not_applicable"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     count = case.get("transistors_billion")
     count = None if count is None else count * 1e9
     _red_flags(ans, out, inst, count, case.get("hbm"))
     applicable = _scope(ans, case, inst)
     if applicable is False:
         out["verdict"] = "not_applicable"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     threshold = _threshold(ans, out, inst, case.get("hbm"), count, day)
     below = None if count is None or threshold is None else count < threshold
     packaged = case.get("packaging_country")
@@ -110,7 +110,7 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
         None if osat is None or below is None else (osat == "approved" and below))
     if applicable is None:
         out["verdict"] = "indeterminate"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     if options["A"]:
         ans.add(inst, "rebuttal_a", "rebuttal", designer=case.get("designer") or "(named in the order)")
         out["rebuttals"].append("A")
@@ -151,7 +151,7 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
         out["verdict"] = "presumption_applies"
         out["control"] = "3A090.a"
     ans.add(inst, "scope_limit")
-    return _finish(out, ans, resolved)
+    return ans.finish(out, resolved)
 
 
 def _scope(ans: Answer, case: Mapping[str, Any], inst: Any) -> bool | None:
@@ -209,15 +209,6 @@ def _red_flags(ans: Answer, out: dict[str, Any], inst: Any, count: float | None,
     if count is not None and count > limit and hbm is True:
         ans.add(inst, "red_flag", "flag", count=billions(count), limit=billions(limit))
         out["red_flags"].append(f"more than {billions(limit)} transistors with HBM")
-
-
-def _finish(out: dict[str, Any], ans: Answer, resolved: Resolved) -> dict[str, Any]:
-    out["findings"] = ans.findings
-    out["missing"] = ans.missing if out["verdict"] == "indeterminate" else []
-    out["unconfirmed"] = ans.unconfirmed
-    out["rulebook_hash"] = resolved.rulebook_hash
-    out["scenario"] = resolved.scenario
-    return out
 
 
 def assess_cases(cases: Iterable[Mapping[str, Any]], rulebook: Rulebook, as_of: date, designers: frozenset[str] | None = None,

@@ -235,12 +235,12 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
         d = inst.definitions[0]
         ans.add_text(f"{INSTRUMENT}.{d.id}", d.fact, d.citation.text(), d.text_en.format(date=day), d.text_zh.format(date=day))
         out["verdict"] = "not_covered"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     # 2. US person, 3. country of concern, 4. kind: each can end the answer as not covered
     if case.get("investor_us_person") is False:
         ans.add(inst, "not_us_person", "not_covered")
         out["verdict"] = "not_covered"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     concern = scope_set(version.scopes["country_of_concern"], resolved)
     coins = scope_set(version.scopes.get("coins_act_pending"), resolved)
     countries = [(who, c) for who, c in (("The target", case.get("target_country")), ("The target's 50 % owner", case.get("target_owner_country")))
@@ -260,14 +260,14 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
                 ans.add(inst, "coins_pending", "flag", country=c)
         ans.add(inst, "not_linked", "not_covered", country=", ".join(c for _, c in countries), date=day)
         out["verdict"] = "not_covered"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     kind = case.get("transaction")
     if kind is None:
         missing_pre.append(f"transaction: the kind of transaction ({', '.join(KINDS)})")
     elif kind not in COVERED_KINDS:
         ans.add(inst, "not_covered_kind", "not_covered", kind=kind.replace("_", " "), kind_zh=KIND_ZH[kind])
         out["verdict"] = "not_covered"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     else:
         ans.add(inst, "covered_kind", "info", kind=kind.replace("_", " "), kind_zh=KIND_ZH[kind])
     # 5. activities
@@ -286,11 +286,11 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
     ans.add(inst, "knowledge")
     if category == "none":
         out["verdict"] = "not_covered"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     if missing_pre or category is None:
         ans.missing += missing_pre + (v.unknown if category is None else [])
         out["verdict"] = "indeterminate"
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     # 6. exceptions
     exceptions = list(case.get("exceptions") or [])
     lp_limit = inst.param("lp_interest_usd")
@@ -306,7 +306,7 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
         if "lp_small" in exceptions:
             ans.uses(f"{INSTRUMENT}.lp_interest_usd", lp_limit.fact)
         out.update(verdict="excepted", exception=exceptions)
-        return _finish(out, ans, resolved)
+        return ans.finish(out, resolved)
     out["verdict"] = category
     # 7. deadline
     if category == "notifiable":
@@ -317,16 +317,7 @@ def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolv
         ans.add(inst, "deadline", "notifiable", days=f"{days.value:g}", deadline=text, deadline_zh=text_zh)
         ans.uses(f"{INSTRUMENT}.notification_days", days.fact)
         out["filing_deadline"] = deadline.isoformat() if deadline else None
-    return _finish(out, ans, resolved)
-
-
-def _finish(out: dict[str, Any], ans: Answer, resolved: Resolved) -> dict[str, Any]:
-    out["findings"] = ans.findings
-    out["missing"] = ans.missing if out["verdict"] == "indeterminate" else []
-    out["unconfirmed"] = ans.unconfirmed
-    out["rulebook_hash"] = resolved.rulebook_hash
-    out["scenario"] = resolved.scenario
-    return out
+    return ans.finish(out, resolved)
 
 
 def assess_cases(cases: Iterable[Mapping[str, Any]], rulebook: Rulebook, as_of: date) -> list[dict[str, Any]]:

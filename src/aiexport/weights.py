@@ -266,13 +266,8 @@ def _reporting(ans: Answer, case: Mapping[str, Any], ops: float | None, resolved
 
 
 def _finish(out: dict[str, Any], ans: Answer, resolved: Resolved, enforce: bool, rulebook: Rulebook) -> dict[str, Any]:
-    out["findings"] = ans.findings
-    out["missing"] = ans.missing if out["verdict"] == "indeterminate" else []
-    out["unconfirmed"] = ans.unconfirmed
-    out["rulebook_hash"] = resolved.rulebook_hash
-    out["scenario"] = resolved.scenario
     out["enforce_codified"] = enforce
-    return out
+    return ans.finish(out, resolved)
 
 
 def assess_cases(cases: Iterable[Mapping[str, Any]], rulebook: Rulebook, as_of: date, enforce_codified: bool = False) -> list[dict[str, Any]]:
