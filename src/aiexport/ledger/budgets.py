@@ -193,7 +193,7 @@ def draw_tpp(txn: str, *, country: str, under: str = "lpp", consignee: str | Non
             head = (f"{'drew' if did_draw else 'would fit:'} {total:,.0f} TPP on the {what} ({period}): "
                     f"{_tpp(drawn_m if did_draw else after):,.0f} of {_tpp(limit):,.0f} TPP")
         else:
-            head = (f"refused under the {what} ({period}): {_tpp(drawn_m):,.0f} TPP already drawn + {total:,.0f} TPP of this shipment "
+            head = (f"over the {what} ({period}): {_tpp(drawn_m):,.0f} TPP already drawn + {total:,.0f} TPP of this shipment "
                     f"= {_tpp(after):,.0f} TPP, which would exceed the limit of {_tpp(limit):,.0f} TPP by {_tpp(over):,.0f} TPP")
             if kind == "lpp_consignee_year":
                 head += "; a licence is required (counted against the Tier 2 country allocation)"
