@@ -10,9 +10,11 @@ look-up. The JSON is polars' ``write_ndjson`` of the engine's frame, exactly as 
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -119,21 +121,164 @@ def spec_frame(spec: Mapping[str, Any]) -> tuple[pl.DataFrame, str]:
     return specs_from_python(dict(spec), "request"), "request"
 
 
+class Coalescer:
+    """Concurrent questions of one kind answered by one engine call.
+
+    The engine's cost is per call, not per row (classifying 50 specs costs about what one costs), so
+    questions that arrive while the engine is busy are queued and answered together in the next
+    call, grouped by their options. Each row gets a temporary id, put back in its answer; a batch
+    with any bad row is answered row by row, so each question gets its own error."""
+
+    def __init__(self, name: str, compute: Any, max_batch: int = 256):
+        self.name, self.compute, self.max_batch = name, compute, max_batch
+        self.q: queue.Queue[tuple[tuple[Any, ...], dict[str, Any], Future[bytes]]] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, options: tuple[Any, ...], body: dict[str, Any]) -> Future[bytes]:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name=f"aiexport-{self.name}", daemon=True)
+                self.thread.start()
+        fut: Future[bytes] = Future()
+        self.q.put((options, body, fut))
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            items = [self.q.get()]
+            while len(items) < self.max_batch:
+                try:
+                    items.append(self.q.get_nowait())
+                except queue.Empty:
+                    break
+            groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], Future[bytes]]]] = {}
+            for options, body, fut in items:
+                groups.setdefault(options, []).append((body, fut))
+            for options, group in groups.items():
+                self._answer(options, group)
+
+    def _answer(self, options: tuple[Any, ...], group: list[tuple[dict[str, Any], Future[bytes]]]) -> None:
+        if len(group) > 1:
+            try:
+                lines = self.compute([b for b, _ in group], options, batch=True)
+            except Exception:  # a bad row (or a row that cannot share a frame): answer each on its own
+                lines = None
+            if lines is not None:
+                for (_, fut), line in zip(group, lines, strict=True):
+                    fut.set_result(line)
+                return
+        for body, fut in group:
+            try:
+                fut.set_result(self.compute([body], options, batch=False)[0])
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+
+def _tmp_id(i: int) -> str:
+    return f"__aiexport_batch_row_{i}__"
+
+
+def _restore_ids(lines: list[bytes], ids: list[Any]) -> list[bytes]:
+    """Put each row's own id back in place of its temporary one (which must appear exactly once)."""
+    out = []
+    for i, (line, real) in enumerate(zip(lines, ids, strict=True)):
+        token = json.dumps(_tmp_id(i)).encode()
+        if line.count(token) != 1:
+            raise ValueError("temporary id not found exactly once")
+        out.append(line.replace(token, json.dumps(real, ensure_ascii=False).encode("utf-8"), 1))
+    return out
+
+
+def _classify_rows(bodies: list[dict[str, Any]], options: tuple[Any, ...], batch: bool) -> list[bytes]:
+    from aiexport.chips import classify_frame
+    from aiexport.specs import specs_from_python
+
+    day, scenario = options
+    rb = rulebook(scenario)
+    if not batch:
+        frame, source = spec_frame(bodies[0])
+        lines = ndjson_lines(classify_frame(frame, rb, day, source))
+        if len(lines) != 1:
+            raise InputError("body: give exactly one spec (a system's contained IC is named by `contains`)", field="body")
+        return lines
+    from aiexport import catalog
+
+    specs, ids = [], []
+    for i, body in enumerate(bodies):
+        if set(body) == {"name"}:
+            found = catalog.find(body["name"]) if isinstance(body["name"], str) else None
+            if found is None:
+                raise ValueError("not a catalog name: answered on its own, with its error")
+            spec = catalog.spec_of(found)
+        else:
+            spec = dict(body)
+        if "contains" in spec:
+            raise ValueError("a system is classified on its own")
+        ids.append(_plain_id(spec.get("id", "spec1")))
+        specs.append({**spec, "id": _tmp_id(i)})
+    rows = classify_frame(specs_from_python(specs, "request"), rb, day, "request")
+    return _restore_ids(ndjson_lines(rows), ids)
+
+
+def _plain_id(value: Any) -> str:
+    """An id that validation keeps as it is (else the row is answered on its own)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("an id that validation may change")
+    text = str(value)
+    if not text or text != text.strip():
+        raise ValueError("an id that validation may change")
+    return text
+
+
+def _check_rows(bodies: list[dict[str, Any]], options: tuple[Any, ...], batch: bool) -> list[bytes]:
+    from aiexport.licensing import check_frame
+
+    day, scenario, enforce, screen = options
+    rb = rulebook(scenario)
+    party = None
+    if screen:
+        from aiexport.parties.screening import party_screen
+
+        index, snap_hash, _ = current_index()
+        party = party_screen(index, snapshot_hash=snap_hash)
+    if not batch:
+        return ndjson_lines(check_frame(transactions(bodies[0]), rb, day, enforce_codified=enforce, source="request", screen=party))
+    ids = [_plain_id(b["id"]) if b.get("id") is not None else "tx1" for b in bodies]
+    frame = transactions([{**b, "id": _tmp_id(i)} for i, b in enumerate(bodies)])
+    lines = ndjson_lines(check_frame(frame, rb, day, enforce_codified=enforce, source="request", screen=party))
+    return _restore_ids(lines, ids)
+
+
+_classifier = Coalescer("classify", _classify_rows)
+_checker = Coalescer("check", _check_rows)
+
+
 def classify_one(spec: Mapping[str, Any], day: date, scenario: str | None = None) -> bytes:
     """The classification of one spec, as the JSON object `aiexport classify --json` prints."""
-    rb = rulebook(scenario)
     key = ("classify", canonical(spec), day, scenario)
     hit = answer_cache.get(key)
     if hit is not None:
         return hit
-    from aiexport.chips import classify_frame
+    rulebook(scenario)  # a bad scenario is the caller's error, before anything is queued
+    line = _classifier.submit((day, scenario), dict(spec)).result()
+    answer_cache.put(key, line)
+    return line
 
-    frame, source = spec_frame(spec)
-    lines = ndjson_lines(classify_frame(frame, rb, day, source))
-    if len(lines) != 1:
-        raise InputError("body: give exactly one spec (a system's contained IC is named by `contains`)", field="body")
-    answer_cache.put(key, lines[0])
-    return lines[0]
+
+def check_one(tx: Mapping[str, Any], day: date, scenario: str | None = None, enforce: bool = False, screen: bool = False) -> bytes:
+    """The determination of one transaction, as the JSON object `aiexport check --json` prints."""
+    rulebook(scenario)
+    snap_hash = current_index()[1] if screen else None
+    key = ("check", canonical(tx), day, scenario, enforce, snap_hash)
+    hit = answer_cache.get(key)
+    if hit is not None:
+        return hit
+    if not isinstance(tx, Mapping) or not tx:
+        raise InputError("body: give one transaction object with the check fields", field="body")
+    line = _checker.submit((day, scenario, enforce, screen), dict(tx)).result()
+    answer_cache.put(key, line)
+    return line
 
 
 def transactions(tx: Any) -> pl.DataFrame:
@@ -146,28 +291,6 @@ def transactions(tx: Any) -> pl.DataFrame:
     if not isinstance(tx, list) or not tx or not all(isinstance(t, Mapping) for t in tx):
         raise InputError("body: give a list of transaction objects with the check fields", field="body")
     return transactions_from_python([dict(t) for t in tx], "request")
-
-
-def check_one(tx: Mapping[str, Any], day: date, scenario: str | None = None, enforce: bool = False, screen: bool = False) -> bytes:
-    """The determination of one transaction, as the JSON object `aiexport check --json` prints."""
-    from aiexport.licensing import check_frame
-
-    rb = rulebook(scenario)
-    index = current_index() if screen else None
-    snap_hash = index[1] if index is not None else None
-    key = ("check", canonical(tx), day, scenario, enforce, snap_hash)
-    hit = answer_cache.get(key)
-    if hit is not None:
-        return hit
-    frame = transactions(tx)
-    party = None
-    if index is not None:
-        from aiexport.parties.screening import party_screen
-
-        party = party_screen(index[0], snapshot_hash=snap_hash)
-    lines = ndjson_lines(check_frame(frame, rb, day, enforce_codified=enforce, source="request", screen=party))
-    answer_cache.put(key, lines[0])
-    return lines[0]
 
 
 def check_many(txs: list[Mapping[str, Any]], day: date, scenario: str | None = None, enforce: bool = False) -> pl.DataFrame:

@@ -5,12 +5,14 @@ draw licences) < admin (also manage keys, lists, licences). The key is never log
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiexport.api.errors import ApiError
-from aiexport.api.keys import Caller, lookup
+from aiexport.api.keys import MISS, Caller, cached, lookup
 
 COOKIE = "aiexport_session"
 bearer = HTTPBearer(auto_error=False, description="An API key from `aiexport keys create --role ROLE`.")
@@ -20,14 +22,17 @@ def caller_of(key: str | None) -> Caller | None:
     return lookup(key.strip()) if key else None
 
 
-def require(role: str = "viewer") -> Callable[..., Caller]:
+def require(role: str = "viewer") -> Callable[..., Any]:
     """A dependency: the caller, if their key is valid and their role reaches `role`."""
 
-    def dependency(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+    async def dependency(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
         if creds is None or not creds.credentials:
             raise ApiError(401, "no API key: send the header `Authorization: Bearer KEY` (a key from `aiexport keys create`)",
                            "Authorization", {"WWW-Authenticate": "Bearer"})
-        caller = caller_of(creds.credentials)
+        key = creds.credentials.strip()
+        caller = cached(key)
+        if caller is MISS:  # the database is asked only when the key is not in the per-process cache
+            caller = await run_in_threadpool(lookup, key)
         if caller is None:
             raise ApiError(401, "the API key is not valid (unknown or revoked); ask an admin for a key", "Authorization",
                            {"WWW-Authenticate": "Bearer"})

@@ -115,6 +115,19 @@ _cache: dict[str, tuple[float, Caller | None]] = {}
 _lock = threading.Lock()
 
 
+MISS = object()
+
+
+def cached(key: str) -> Caller | None | object:
+    """The cached answer of `lookup` for `key`, or `MISS` (not cached, or older than `CACHE_SECONDS`)."""
+    if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
+        return None
+    hit = _cache.get(key_hash(key))
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    return MISS
+
+
 def lookup(key: str, *, url: str | None = None) -> Caller | None:
     """The caller a key belongs to, or None (unknown or revoked)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
