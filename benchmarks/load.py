@@ -169,8 +169,9 @@ def main() -> None:
                              env=env, check=True).stdout.strip().splitlines()[-1]
         port = _port()
         url = f"http://127.0.0.1:{port}"
+        server_log = open(Path(tmp.name) / "server.log", "w")  # noqa: SIM115 (open while the server runs)
         proc = subprocess.Popen([_exe(), "serve", "--port", str(port), "--workers", str(args.workers), "--no-access-log",
-                                 "--log-level", "warning"], env=env)
+                                 "--log-level", "warning"], env=env, stdout=server_log, stderr=subprocess.STDOUT)
         for _ in range(300):
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
@@ -198,6 +199,10 @@ def main() -> None:
                           f"{res['seconds']} s = {res['throughput_rps']:,} req/s · p50 {res['p50_ms']} ms · p99 {res['p99_ms']} ms · "
                           + tail + (f" · errors {res['errors']}" if res["errors"] else ""))
                     sys.stdout.flush()
+    except Exception:
+        if proc is not None:
+            print(f"server exit status {proc.poll()}; its log:\n" + (Path(tmp.name) / "server.log").read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
         if proc is not None:
             proc.terminate()

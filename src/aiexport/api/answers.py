@@ -266,6 +266,38 @@ def classify_one(spec: Mapping[str, Any], day: date, scenario: str | None = None
     return line
 
 
+async def classify_async(spec: Mapping[str, Any], day: date, scenario: str | None = None) -> bytes:
+    """As `classify_one`, awaited on the event loop (no thread is held while the engine works)."""
+    import asyncio
+
+    key = ("classify", canonical(spec), day, scenario)
+    hit = answer_cache.get(key)
+    if hit is not None:
+        return hit
+    if scenario not in _rulebooks:
+        await asyncio.to_thread(rulebook, scenario)
+    line = await asyncio.wrap_future(_classifier.submit((day, scenario), dict(spec)))
+    answer_cache.put(key, line)
+    return line
+
+
+async def check_async(tx: Mapping[str, Any], day: date, scenario: str | None = None, enforce: bool = False) -> bytes:
+    """As `check_one` without screening, awaited on the event loop."""
+    import asyncio
+
+    key = ("check", canonical(tx), day, scenario, enforce, None)
+    hit = answer_cache.get(key)
+    if hit is not None:
+        return hit
+    if not isinstance(tx, Mapping) or not tx:
+        raise InputError("body: give one transaction object with the check fields", field="body")
+    if scenario not in _rulebooks:
+        await asyncio.to_thread(rulebook, scenario)
+    line = await asyncio.wrap_future(_checker.submit((day, scenario, enforce, False), dict(tx)))
+    answer_cache.put(key, line)
+    return line
+
+
 def check_one(tx: Mapping[str, Any], day: date, scenario: str | None = None, enforce: bool = False, screen: bool = False) -> bytes:
     """The determination of one transaction, as the JSON object `aiexport check --json` prints."""
     rulebook(scenario)

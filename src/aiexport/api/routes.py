@@ -95,9 +95,7 @@ async def classify(spec: ClassifySpec, caller: Viewer, as_of: AsOfQ = None, scen
     the JSON object `aiexport classify --json` prints."""
     body = _given(spec)
     day = answers.as_of(as_of)
-    line = answers.answer_cache.get(("classify", answers.canonical(body), day, scenario or None))
-    if line is None:
-        line = await run_in_threadpool(answers.classify_one, body, day, scenario or None)
+    line = await answers.classify_async(body, day, scenario or None)
     return await _answer_one("classify", caller, {"request": body, "as_of": day.isoformat(), "scenario": scenario}, lambda: line)
 
 
@@ -110,9 +108,10 @@ async def check(tx: Transaction, caller: Viewer, as_of: AsOfQ = None, scenario: 
     `aiexport check --json` prints."""
     body = _given(tx)
     day = answers.as_of(as_of)
-    line = None if screen else answers.answer_cache.get(("check", answers.canonical(body), day, scenario or None, enforce_codified, None))
-    if line is None:
-        line = await run_in_threadpool(answers.check_one, body, day, scenario or None, enforce_codified, screen)
+    if screen:
+        line = await run_in_threadpool(answers.check_one, body, day, scenario or None, enforce_codified, True)
+    else:
+        line = await answers.check_async(body, day, scenario or None, enforce_codified)
     return await _answer_one("check", caller, {"request": body, "as_of": day.isoformat(), "scenario": scenario,
                                                "enforce_codified": enforce_codified, "screen": screen}, lambda: line)
 
