@@ -468,7 +468,8 @@ def test_web_login_cookie_and_roles(svc: Service):
     assert r.status_code == 303 and "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
     page = c.get("/ask?lang=zh")
     assert page.status_code == 200 and "物项归类" in page.text and 'lang="zh-CN"' in page.text
-    assert c.post("/review/decide", data={"party_key": "x", "entry_key": "y", "verdict": "true_match"}).status_code == 403
+    refused = c.post("/review/decide", data={"party_key": "x", "entry_key": "y", "verdict": "true_match"})
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"] and 'id="error"' in refused.text
     r = c.post("/ask/classify", data={"name": "H100"})
     assert r.status_code == 200 and "3A090.a" in r.text
     for p in ("/batch", "/review", "/licences", "/chips", "/chips/A800", "/audit"):

@@ -445,6 +445,17 @@ def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
 
+    @app.exception_handler(ApiError)
+    async def _error(request: Request, exc: ApiError) -> Response:
+        """Errors of the API in the JSON shape; of the web pages, as a page (htmx: a fragment)."""
+        from aiexport.api.errors import error_response
+
+        if request.url.path.startswith("/v1/") or request.url.path in ("/healthz", "/openapi.json"):
+            return error_response(exc.status, exc.message, exc.field, exc.headers)
+        if request.headers.get("hx-request"):
+            return HTMLResponse(f'<p class="error">{_esc(exc.message)}</p>', status_code=exc.status)
+        return page(request, "error.html", web_caller(request), status=exc.status, error=exc.message, code=exc.status)
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired) -> Response:
         if request.headers.get("hx-request"):
