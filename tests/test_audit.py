@@ -189,3 +189,20 @@ def test_record_option_on_classify_check_screen(database, tmp_path: Path):
     assert audit.verify()["ok"]
     again = run_cli("check", str(book), "--record")
     assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def test_record_option_on_weights_foundry_invest(database):
+    # issue #6: every answer of weights, foundry and invest given with --record is on the chain,
+    # with its input (the case as validated) and output (the --json object)
+    ex = Path(__file__).resolve().parents[1] / "examples"
+    for cmd, path in (("weights", "models.csv"), ("foundry", "foundry_orders.csv"), ("invest", "investments.csv")):
+        r = run_cli(cmd, str(ex / path), "--record", "--json")
+        assert r.returncode == 0, r.stderr
+    with open(ex / "models.csv", encoding="utf-8") as fh:
+        model_ids = [row["id"] for row in csv.DictReader(fh)]
+    recs = list(audit.select_records())
+    weights = [r for r in recs if r["kind"] == "weights"]
+    assert [r["input"]["id"] for r in weights] == model_ids
+    assert all(r["output"]["id"] == r["input"]["id"] and r["rulebook_hash"] == r["output"]["rulebook_hash"] for r in weights)
+    assert {r["kind"] for r in recs} == {"weights", "foundry", "invest"}
+    assert audit.verify()["ok"]

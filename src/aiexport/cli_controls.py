@@ -22,6 +22,7 @@ from rich.text import Text
 from aiexport.cases import Field, read_case_file, sci, validate_cases
 from aiexport.cli import AsOf, EnforceOpt, JsonOpt, Lang, LangOpt, ScenarioOpt, _as_of
 from aiexport.errors import InputError
+from aiexport.ledger.options import RecordOpt, UserOpt
 from aiexport.rulebook import load_rulebook
 
 CaseOpt = Annotated[list[str] | None, typer.Option("--field", "-f", help="One case from the command line: FIELD=VALUE, repeated "
@@ -86,6 +87,14 @@ def _emit(answers: list[dict[str, Any]], json_out: bool, lang: str, columns: lis
     out.print(" · ".join(f"{k}: {v:,}" for k, v in sorted(counts.items())) + f" · rulebook {h}", style="bold")
 
 
+def _record(kind: str, cases: list[dict[str, Any]], answers: list[dict[str, Any]], record: bool, user: str | None) -> None:
+    """With --record, every case and its answer go on the audit record (issue #6)."""
+    if record:
+        from aiexport.cli_ledger import record_answers
+
+        record_answers(kind, cases, answers, user=user)
+
+
 def _ops(x: Any) -> str:
     return sci(x) if isinstance(x, (int, float)) else "—"
 
@@ -103,6 +112,8 @@ def weights_cmd(
     enforce_codified: EnforceOpt = False,
     json_out: JsonOpt = False,
     lang: LangOpt = Lang.en,
+    record: RecordOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """Model weights under ECCN 4E091: training compute (given or estimated, method shown), published
     exclusions, licence for the destination and recipient (codified, not enforced since 2025-05-13)."""
@@ -110,6 +121,7 @@ def weights_cmd(
 
     cases = _cases(file, field, FIELDS, "a models file")
     answers = assess_cases(cases, load_rulebook(scenario), _as_of(as_of), enforce_codified)
+    _record("weights", cases, answers, record, user)
     _emit(answers, json_out, lang.value, [("id", lambda a: a["id"]), ("date", lambda a: a["date"]),
                                            ("training ops", lambda a: _ops(a["training_ops"])), ("control", lambda a: a["control"] or "—"),
                                            ("if enforced", lambda a: a["verdict_if_enforced"] or "—"),
@@ -131,6 +143,8 @@ def foundry_cmd(
     scenario: ScenarioOpt = None,
     json_out: JsonOpt = False,
     lang: LangOpt = Lang.en,
+    record: RecordOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """Foundry due diligence (90 FR 5298): does the 3A090.a presumption apply to an order, which rebuttal
     is available, what must be attested, which red flags show."""
@@ -140,6 +154,7 @@ def foundry_cmd(
     designers = read_names(approved_designers) if approved_designers is not None else None
     osats = read_names(approved_osats) if approved_osats is not None else None
     answers = assess_cases(cases, load_rulebook(scenario), _as_of(as_of), designers, osats)
+    _record("foundry", cases, answers, record, user)
     _emit(answers, json_out, lang.value, [("id", lambda a: a["id"]), ("date", lambda a: a["date"]),
                                            ("threshold", lambda a: f"{a['transistor_threshold'] / 1e9:g} B ({a['transistor_threshold_basis']})"
                                             if a["transistor_threshold"] else "—"),
@@ -161,12 +176,15 @@ def invest_cmd(
     scenario: ScenarioOpt = None,
     json_out: JsonOpt = False,
     lang: LangOpt = Lang.en,
+    record: RecordOpt = False,
+    user: UserOpt = None,
 ) -> None:
     """Outbound investment (31 CFR 850): prohibited, notifiable (with the filing deadline), excepted or not covered."""
     from aiexport.investment import FIELDS, assess_cases
 
     cases = _cases(file, field, FIELDS, "an investments file")
     answers = assess_cases(cases, load_rulebook(scenario), _as_of(as_of))
+    _record("invest", cases, answers, record, user)
     _emit(answers, json_out, lang.value, [("id", lambda a: a["id"]), ("date", lambda a: a["date"]),
                                            ("category", lambda a: a["category"] or "—"),
                                            ("exception", lambda a: ", ".join(a["exception"] or []) or "—"),
