@@ -24,6 +24,7 @@ ENV_URL = "AIEXPORT_DATABASE_URL"
 ENV_HOME = "AIEXPORT_HOME"
 
 _engines: dict[str, Engine] = {}
+_factories: dict[Engine, sessionmaker[Session]] = {}  # one session factory per engine (building one costs ~2 ms)
 
 
 def home() -> Path:
@@ -95,6 +96,7 @@ def dispose_engines() -> None:
     for engine in _engines.values():
         engine.dispose()
     _engines.clear()
+    _factories.clear()
 
 
 def connection_error(exc: Exception, engine: Engine) -> InputError:
@@ -107,7 +109,9 @@ def connection_error(exc: Exception, engine: Engine) -> InputError:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error."""
-    factory = sessionmaker(engine, expire_on_commit=False)
+    factory = _factories.get(engine)
+    if factory is None:
+        factory = _factories[engine] = sessionmaker(engine, expire_on_commit=False)
     try:
         with factory.begin() as session:
             yield session
