@@ -558,3 +558,21 @@ def test_questions_answered_together_get_the_answers_they_get_alone():
     assert together == [answers._check_rows([b], (day, None, False, False), batch=False)[0] for b in books]
     with pytest.raises(ValueError):  # an id that validation would change is answered on its own
         answers._check_rows([{**H100_CN, "id": " padded "}, H100_CN], (day, None, False, False), batch=True)
+
+
+def test_the_fast_path_answers_and_records_as_the_full_route(svc: Service):
+    """A repeated question is answered by the fast path (cached answer, cached key): same bytes, same
+    audit input, same identity as the first answer, which went through the full route."""
+    for path, body, params in (("/v1/classify", {"name": "H100"}, {"as_of": "2026-11-29"}),
+                               ("/v1/check", H100_CN, {"enforce_codified": "false", "scenario": ""})):
+        first = svc.post(path, json=body, params=params)
+        again = svc.post(path, json=body, params=params)
+        assert first.status_code == again.status_code == 200 and first.content == again.content
+        assert again.headers["content-type"] == "application/json"
+        recs = audit_records(svc, path.rsplit("/", 1)[1])[:2]
+        assert recs[0]["input"] == recs[1]["input"] and recs[0]["user"] == recs[1]["user"] and recs[0]["output"] == recs[1]["output"]
+    # what the fast path does not know goes to the full route: its errors keep their shape
+    assert_error(svc.post("/v1/classify", json={"name": "H100"}, params={"as_of": "nope"}), 400, "bad_input", "as_of")
+    assert_error(svc.post("/v1/classify", json={"name": "H100"}, params={"colour": "red", "as_of": "x"}), 400, "bad_input")
+    assert_error(svc.client.post("/v1/classify", json={"name": "H100"}, headers={"Authorization": "Bearer aiex_x"}), 401,
+                 "unauthenticated")

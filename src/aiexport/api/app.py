@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from aiexport import __version__ as VERSION
 from aiexport.api import errors
+from aiexport.api.fastpath import FastPath
 from aiexport.api.limits import BodyLimit
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the rulebook and catalog and run the engine once before the first request, then move
+    everything loaded out of the garbage collector's way: those objects live as long as the process,
+    and a full collection walking them stalled every request in flight (p99 ~110 ms -> ~20 ms)."""
+    import gc
+    from datetime import date
+
+    from fastapi.concurrency import run_in_threadpool
+
+    from aiexport.api import answers
+
+    def run() -> None:
+        try:
+            answers._classify_rows([{"name": "H100"}], (date.today(), None), batch=False)
+            answers._check_rows([{"kind": "export", "item": "H100", "destination_country": "DE"}], (date.today(), None, False, False),
+                                batch=False)
+        except Exception:  # warming is best effort: a real request reports any problem
+            pass
+
+    await run_in_threadpool(run)
+    gc.collect()
+    gc.freeze()
+    yield
 
 
 def create_app(*, web: bool = True) -> FastAPI:
     from aiexport.api.routes import router
 
-    app = FastAPI(title="aiexport", version=VERSION,
+    app = FastAPI(title="aiexport", version=VERSION, lifespan=lifespan,
                   description="US export controls on AI chips, licences, screening, ledger and audit record, as a service. "
                               "Every call but /healthz takes `Authorization: Bearer KEY` (`aiexport keys create --role ROLE`). "
                               "Errors: `{\"error\": {\"status\", \"code\", \"message\", \"field\"}}`.")
     errors.install(app)
+    app.add_middleware(FastPath)  # inside the size limit: cached classify/check answers without the framework's overhead
     app.add_middleware(BodyLimit)
 
     @app.get("/healthz", tags=["service"])
