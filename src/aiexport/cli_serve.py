@@ -89,7 +89,10 @@ def serve(
         raise InputError(f"--workers: {workers}; give 1 to 64", field="--workers")
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         raise InputError(f"--log-level: {log_level!r}; give critical, error, warning, info or debug", field="--log-level")
-    ensure_schema()  # migrate an empty database once, before the workers start
+    engine = ensure_schema()  # migrate an empty database once, before the workers start
+    if workers > 1 and engine.dialect.name == "sqlite":
+        render.console(stderr=True).print("warning: several workers on one SQLite file take turns to write (each answer goes on the "
+                                          "audit record); for several workers set AIEXPORT_DATABASE_URL to PostgreSQL")
     os.environ.setdefault("AIEXPORT_SERVE", "1")
     uvicorn.run("aiexport.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 access_log=access_log, proxy_headers=False, server_header=False)
