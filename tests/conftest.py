@@ -4,9 +4,13 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -33,3 +37,58 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"{SHARED} is missing: tests read the team's shared data beside the clone")
     return SHARED
+
+
+# ---------------------------------------------------------------------------------------------- databases
+
+#: PostgreSQL for the tests that run on both backends (CI: postgresql://postgres@127.0.0.1:5432/test)
+PG_URL = os.environ.get("AIEXPORT_TEST_DATABASE_URL")
+#: the backends a database test runs on: SQLite always, PostgreSQL when PG_URL is set
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL, reason="AIEXPORT_TEST_DATABASE_URL is not set"))]
+
+
+def pg_driver_url(url: str) -> str:
+    """A plain postgresql:// URL with the driver aiexport installs (psycopg 3)."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain):]
+    return url
+
+
+@contextmanager
+def scratch_database(kind: str, folder: Path, prefix: str = "aiexport_test") -> Iterator[str]:
+    """The URL of a fresh, empty database: a SQLite file in `folder`, or (kind "postgresql") a
+    schema of its own in the PG_URL database, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'aiexport.db'}"
+        return
+    assert PG_URL is not None
+    base = pg_driver_url(PG_URL)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request, tmp_path, monkeypatch) -> Iterator[str]:
+    """A fresh, empty database named by AIEXPORT_DATABASE_URL (AIEXPORT_HOME points into tmp_path)."""
+    from aiexport import db
+    from aiexport.db import migrate
+
+    with scratch_database(request.param, tmp_path) as url:
+        monkeypatch.setenv("AIEXPORT_DATABASE_URL", url)
+        monkeypatch.setenv("AIEXPORT_HOME", str(tmp_path / "home"))
+        db.dispose_engines()
+        migrate.reset_checks()
+        try:
+            yield url
+        finally:
+            db.dispose_engines()
+            migrate.reset_checks()

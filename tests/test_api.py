@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import run_cli
+from tests.conftest import BACKENDS, run_cli
 from tests.test_api_support import (
     BOOK_CSV,
     CSL_2026,
@@ -50,8 +50,7 @@ class Service:
         return self.client.post(path, headers=self.h(role), **kw)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_URL, reason="AIEXPORT_TEST_DATABASE_URL "
-                                                                                                          "is not set"))])
+@pytest.fixture(params=BACKENDS)
 def svc(request, tmp_path) -> Iterator[Service]:
     from aiexport.api import create_app
 

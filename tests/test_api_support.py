@@ -8,26 +8,16 @@ from __future__ import annotations
 import csv
 import functools
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from aiexport import db
 from aiexport.db import migrate
+from tests.conftest import PG_URL, scratch_database  # noqa: F401  (PG_URL: used by the API tests)
 
 CSL_2026 = Path(__file__).resolve().parents[2] / "shared" / "data" / "lists" / "export-controls-agent-mcp" / "consolidated-2026-07-31.csv"
-PG_URL = os.environ.get("AIEXPORT_TEST_DATABASE_URL")
 ROLES = ("viewer", "analyst", "admin")
-
-
-def _pg(url: str) -> str:
-    for plain in ("postgresql://", "postgres://"):
-        if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain):]
-    return url
 
 
 def reset_caches() -> None:
@@ -45,18 +35,11 @@ def reset_caches() -> None:
 @contextmanager
 def fresh_database(kind: str, folder: Path) -> Iterator[str]:
     """AIEXPORT_DATABASE_URL and AIEXPORT_HOME pointing at a fresh database and folder (restored after)."""
-    schema = None
-    if kind == "sqlite":
-        url = f"sqlite:///{folder / 'aiexport.db'}"
-    else:
-        assert PG_URL is not None
-        base = _pg(PG_URL)
-        schema = f"aiexport_api_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(base)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    with scratch_database(kind, folder, "aiexport_api") as url:
+        yield from _with_environment(url, folder)
+
+
+def _with_environment(url: str, folder: Path) -> Iterator[str]:
     saved = {k: os.environ.get(k) for k in ("AIEXPORT_DATABASE_URL", "AIEXPORT_HOME", "AIEXPORT_USER")}
     os.environ["AIEXPORT_DATABASE_URL"] = url
     os.environ["AIEXPORT_HOME"] = str(folder / "home")
@@ -71,11 +54,6 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        if schema is not None:
-            admin = sa.create_engine(_pg(PG_URL or ""))
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 def make_keys() -> dict[str, str]:

@@ -15,61 +15,22 @@ tolerances, a draw beyond the authorised quantity is refused.
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from aiexport import db
-from aiexport.db import migrate
 from aiexport.errors import InputError
 from aiexport.ledger import licences
 from tests.conftest import run_cli
 
-PG_URL = os.environ.get("AIEXPORT_TEST_DATABASE_URL")
 
-
-def _pg(url: str) -> str:
-    for plain in ("postgresql://", "postgres://"):
-        if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain):]
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not PG_URL, reason="AIEXPORT_TEST_DATABASE_URL is not set"))])
-def database(request, tmp_path, monkeypatch) -> Iterator[str]:
-    """A fresh, empty database named by AIEXPORT_DATABASE_URL (AIEXPORT_HOME points into tmp_path)."""
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'aiexport.db'}"
-    else:
-        assert PG_URL is not None
-        base = _pg(PG_URL)
-        schema = f"aiexport_test_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(base)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("AIEXPORT_DATABASE_URL", url)
-    monkeypatch.setenv("AIEXPORT_HOME", str(tmp_path / "home"))
+@pytest.fixture
+def database(database, monkeypatch) -> str:
+    """The shared fresh database (tests/conftest.py), with AIEXPORT_USER set."""
     monkeypatch.setenv("AIEXPORT_USER", "test officer")
-    db.dispose_engines()
-    migrate.reset_checks()
-    try:
-        yield url
-    finally:
-        db.dispose_engines()
-        migrate.reset_checks()
-        if schema is not None:
-            admin = sa.create_engine(_pg(PG_URL or ""))
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+    return database
 
 
 def cli_json(*args: str) -> dict:
