@@ -477,6 +477,26 @@ def test_web_login_cookie_and_roles(svc: Service):
     assert c.get("/ask", follow_redirects=False).status_code == 303
 
 
+def test_web_session_cookie_never_holds_the_key_and_cannot_be_forged(svc: Service):
+    from aiexport.api import keys
+
+    c = svc.client
+    r = c.post("/login", data={"key": svc.keys["analyst"]}, follow_redirects=False)
+    token = r.cookies.get("aiexport_session")
+    assert token and svc.keys["analyst"] not in r.headers["set-cookie"]
+    caller = keys.session_caller(token)
+    assert caller is not None and caller.role == "analyst"
+    key_id, expires, sig = token.split(".")
+    assert keys.session_caller(f"{key_id}.{int(expires) + 3600}.{sig}") is None  # a longer session: signature breaks
+    assert keys.session_caller(f"{key_id}.{expires}.{'0' * 64}") is None  # forged
+    assert keys.session_caller(token, now=int(expires) + 1) is None  # expired
+    assert keys.session_caller("garbage") is None and keys.session_caller(svc.keys["analyst"]) is None
+    assert run_cli("keys", "revoke", key_id).returncode == 0
+    keys.clear_cache()
+    assert keys.session_caller(token) is None  # revoking the key ends its sessions
+    assert c.get("/ask", follow_redirects=False).status_code == 303
+
+
 def test_every_web_word_has_chinese():
     from aiexport.web.i18n import WORDS
 

@@ -1,5 +1,5 @@
 """Who is calling, and may they: ``Authorization: Bearer KEY`` on the API, the session cookie on the
-web UI (set by the login form). Roles: viewer (read and ask) < analyst (also decide screening hits,
+web UI (a signed session token set by the login form; the browser never holds the key). Roles: viewer (read and ask) < analyst (also decide screening hits,
 draw licences) < admin (also manage keys, lists, licences). The key is never logged."""
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiexport.api.errors import ApiError
-from aiexport.api.keys import MISS, Caller, cached, lookup
+from aiexport.api.keys import MISS, Caller, cached, lookup, session_caller
 
 COOKIE = "aiexport_session"
 bearer = HTTPBearer(auto_error=False, description="An API key from `aiexport keys create --role ROLE`.")
-
-
-def caller_of(key: str | None) -> Caller | None:
-    return lookup(key.strip()) if key else None
 
 
 def require(role: str = "viewer") -> Callable[..., Any]:
@@ -44,4 +40,5 @@ def require(role: str = "viewer") -> Callable[..., Any]:
 
 
 def web_caller(request: Request) -> Caller | None:
-    return caller_of(request.cookies.get(COOKIE))
+    """The caller of the web UI: its session cookie holds a signed session token, never the key."""
+    return session_caller(request.cookies.get(COOKIE))

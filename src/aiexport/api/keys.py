@@ -11,6 +11,7 @@ trip; a revoked key is refused by every worker within that time.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -148,5 +149,58 @@ def lookup(key: str, *, url: str | None = None) -> Caller | None:
     return caller
 
 
+# ---------------------------------------------------------------------------------------------- web sessions
+
+#: how long a web session lasts after the login
+SESSION_SECONDS = 12 * 3600
+_signers: dict[int, tuple[float, str | None, Caller | None]] = {}  # key id -> (when read, key hash, caller)
+
+
+def session_token(key: str, *, now: float | None = None) -> str | None:
+    """A web session for a valid key: "KEY_ID.EXPIRES.SIGNATURE", signed (HMAC-SHA256) with the key's
+    stored hash, so that the browser never holds the API key itself, nobody without the key can
+    make one, and revoking the key ends its sessions. None for an unknown or revoked key."""
+    caller = lookup(key)
+    if caller is None:
+        return None
+    expires = int((now if now is not None else time.time()) + SESSION_SECONDS)
+    return f"{caller.key_id}.{expires}.{_sign(key_hash(key), caller.key_id, expires)}"
+
+
+def session_caller(token: str | None, *, now: float | None = None) -> Caller | None:
+    """The caller of a web session token, or None (malformed, forged, expired, or its key revoked)."""
+    parts = (token or "").split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(parts[2]) != 64:
+        return None
+    key_id, expires = int(parts[0]), int(parts[1])
+    if expires < (now if now is not None else time.time()):
+        return None
+    signer, caller = _signer(key_id)
+    if signer is None or not hmac.compare_digest(parts[2], _sign(signer, key_id, expires)):
+        return None
+    return caller
+
+
+def _sign(stored_hash: str, key_id: int, expires: int) -> str:
+    return hmac.new(stored_hash.encode("ascii"), f"{key_id}.{expires}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _signer(key_id: int) -> tuple[str | None, Caller | None]:
+    """The stored hash and caller of key `key_id` (None, None: unknown or revoked), cached like `lookup`."""
+    now = time.monotonic()
+    hit = _signers.get(key_id)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1], hit[2]
+    with session_scope(ensure_schema()) as s:
+        k = s.get(ApiKey, key_id)
+        found = (k.key_hash, Caller(k.id, k.name, k.role, k.prefix)) if k is not None and k.revoked_at is None else (None, None)
+    with _lock:
+        if len(_signers) > 10_000:
+            _signers.clear()
+        _signers[key_id] = (now, *found)
+    return found
+
+
 def clear_cache() -> None:
     _cache.clear()
+    _signers.clear()

@@ -82,18 +82,14 @@ async def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, key: Annotated[str, Form(max_length=200)] = "") -> Response:
-    caller = web_caller_from_key(key)
-    if caller is None:
+    from aiexport.api.keys import SESSION_SECONDS, session_token
+
+    token = await run_in_threadpool(session_token, key.strip())
+    if token is None:
         return page(request, "login.html", None, status=401, error=t("bad_key", lang_of(request)))
     resp = RedirectResponse("/ask", status_code=303)
-    resp.set_cookie(COOKIE, key.strip(), httponly=True, secure=True, samesite="strict", max_age=12 * 3600, path="/")
+    resp.set_cookie(COOKIE, token, httponly=True, secure=True, samesite="strict", max_age=SESSION_SECONDS, path="/")
     return resp
-
-
-def web_caller_from_key(key: str) -> Caller | None:
-    from aiexport.api.auth import caller_of
-
-    return caller_of(key)
 
 
 @router.post("/logout")
