@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import functools
 import os
 import shutil
 import subprocess
@@ -15,6 +17,26 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SCENARIO_H20 = ROOT / "src" / "aiexport" / "rules" / "scenarios" / "h20_class.yaml"
+#: the real 2026 Consolidated Screening List (shared/data/lists/export-controls-agent-mcp, PROVENANCE.md there)
+CSL_2026 = SHARED / "data" / "lists" / "export-controls-agent-mcp" / "consolidated-2026-07-31.csv"
+
+
+@functools.cache
+def csl_2026_rows() -> tuple[list[str], list[list[str]]]:
+    """The header and rows of the 2026 CSL copy, read once per test session."""
+    with open(CSL_2026, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        return header, list(reader)
+
+
+def write_list(path: Path, rows: list[list[str]]) -> Path:
+    """A list file in the CSL's format holding `rows` (rows of the 2026 CSL copy, maybe changed)."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(csl_2026_rows()[0])
+        w.writerows(rows)
+    return path
 
 
 def aiexport_exe() -> str:

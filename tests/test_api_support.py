@@ -5,8 +5,6 @@ List (shared/data/lists/export-controls-agent-mcp, see PROVENANCE.md there)."""
 
 from __future__ import annotations
 
-import csv
-import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +12,8 @@ from pathlib import Path
 
 from aiexport import db
 from aiexport.db import migrate
-from tests.conftest import PG_URL, scratch_database  # noqa: F401  (PG_URL: used by the API tests)
+from tests.conftest import CSL_2026, PG_URL, csl_2026_rows, scratch_database, write_list  # noqa: F401  (re-exported to the API tests)
 
-CSL_2026 = Path(__file__).resolve().parents[2] / "shared" / "data" / "lists" / "export-controls-agent-mcp" / "consolidated-2026-07-31.csv"
 ROLES = ("viewer", "analyst", "admin")
 
 
@@ -62,30 +59,14 @@ def make_keys() -> dict[str, str]:
     return {role: create_key(role, f"test {role}")[0] for role in ROLES}
 
 
-@functools.cache
-def _csl() -> tuple[list[str], list[list[str]]]:
-    with open(CSL_2026, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        return header, list(reader)
-
-
 def csl_rows(code: str, n: int) -> list[list[str]]:
-    header, rows = _csl()
+    header, rows = csl_2026_rows()
     src = header.index("source")
     return [r for r in rows if f"({code})" in r[src]][:n]
 
 
-def write_list(path: Path, rows: list[list[str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(_csl()[0])
-        w.writerows(rows)
-    return path
-
-
 def name_of(row: list[str]) -> str:
-    return row[_csl()[0].index("name")]
+    return row[csl_2026_rows()[0].index("name")]
 
 
 def small_list(path: Path) -> Path:

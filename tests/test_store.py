@@ -10,7 +10,6 @@ dropped afterwards. The lists are small CSL CSVs built in tmp_path from rows of 
 
 from __future__ import annotations
 
-import csv
 import functools
 import http.server
 import json
@@ -31,9 +30,7 @@ from aiexport.errors import InputError
 from aiexport.parties import store
 from aiexport.parties.lists import load_snapshot
 from aiexport.parties.matcher import DEFAULT_THRESHOLD, Index
-from tests.conftest import run_cli
-
-CSL_2026 = Path(__file__).resolve().parents[2] / "shared" / "data" / "lists" / "export-controls-agent-mcp" / "consolidated-2026-07-31.csv"
+from tests.conftest import CSL_2026, csl_2026_rows, run_cli, write_list
 
 pytestmark = pytest.mark.skipif(not CSL_2026.exists(), reason="shared list data not present")
 
@@ -41,28 +38,12 @@ pytestmark = pytest.mark.skipif(not CSL_2026.exists(), reason="shared list data 
 # ---------------------------------------------------------------------------------------------- fixtures
 
 
-@functools.cache
-def _csl() -> tuple[list[str], list[list[str]]]:
-    with open(CSL_2026, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        return header, list(reader)
-
-
 def _col(name: str) -> int:
-    return _csl()[0].index(name)
-
-
-def write_list(path: Path, rows: list[list[str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(_csl()[0])
-        w.writerows(rows)
-    return path
+    return csl_2026_rows()[0].index(name)
 
 
 def rows_of(code: str) -> list[list[str]]:
-    return [r for r in _csl()[1] if f"({code})" in r[_col("source")]]
+    return [r for r in csl_2026_rows()[1] if f"({code})" in r[_col("source")]]
 
 
 def name(row: list[str]) -> str:
