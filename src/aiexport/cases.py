@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
@@ -23,12 +22,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from aiexport.errors import InputError, read_input
 from aiexport.rulebook import Provision, Resolved, ResolvedInstrument, Rulebook, parse_date
 from aiexport.specs import _fail
-from aiexport.transactions import _COUNTRY_MISTAKES, COUNTRY_CODES, _json_object, _YamlLoader
+from aiexport.transactions import _COUNTRY_MISTAKES, COUNTRY_CODES, decode_records
 
 _TRUE = ("yes", "y", "true", "1")
 _FALSE = ("no", "n", "false", "0")
@@ -54,29 +51,9 @@ def read_case_file(path: str | Path, fields: Mapping[str, Field], what: str) -> 
     p = Path(str(path))
     source = str(path)
     raw = read_input(path, what, field="FILE")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"{source}: line {line}: not UTF-8 text; save the file as UTF-8") from None
-    suffix = p.suffix.lower()
-    head = text.lstrip()[:1]
-    if suffix == ".json" or (suffix not in (".csv", ".yaml", ".yml") and head in ("[", "{")):
-        try:
-            data = json.loads(text, object_pairs_hook=_json_object, parse_float=str, parse_int=str, parse_constant=str)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}: line {exc.lineno}: not valid JSON ({exc.msg}); fix the syntax") from None
-        return validate_cases(data if isinstance(data, list) else [data], fields, source)
-    if suffix in (".yaml", ".yml"):
-        try:
-            data = yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass: every scalar stays text
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}:" if mark else ""
-            raise InputError(f"{source}:{line} not valid YAML; fix the syntax") from None
-        if data is None:
-            raise InputError(f"{source}: the file is empty; give at least one case")
-        return validate_cases(data if isinstance(data, list) else [data], fields, source)
+    text, records = decode_records(raw, p.suffix.lower(), source, "case")
+    if records is not None:
+        return validate_cases(records, fields, source)
     return validate_cases(_csv_rows(text, fields, source), fields, source)
 
 

@@ -221,6 +221,35 @@ def _json_object(pairs: list[tuple[str, Any]]) -> _Record:
     return rec
 
 
+def decode_records(raw: bytes, suffix: str, source: str, noun: str) -> tuple[str, list[Any] | None]:
+    """The text of an input file and, for JSON or YAML, its records (every scalar kept as text, for
+    the validator to read and name); records is None for CSV. `noun` names one record ("transaction")."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{source}: line {line}: not UTF-8 text; save the {noun} file as UTF-8") from None
+    head = text.lstrip()[:1]
+    if suffix == ".json" or (suffix not in (".csv", ".yaml", ".yml") and head in ("[", "{")):
+        try:
+            data = json.loads(text, object_pairs_hook=_json_object, parse_float=str, parse_int=str, parse_constant=str)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}: line {exc.lineno}: not valid JSON ({exc.msg}); fix the syntax") from None
+    elif suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass: every scalar stays text
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f" line {mark.line + 1}:" if mark else ""
+            problem = getattr(exc, "problem", None)
+            raise InputError(f"{source}:{line} not valid YAML{f' ({problem})' if problem else ''}; fix the syntax") from None
+        if data is None:
+            raise InputError(f"{source}: the file is empty; give at least one {noun}")
+    else:
+        return text, None
+    return text, data if isinstance(data, list) else [data]
+
+
 def read_transaction_file(path: str | Path) -> pl.DataFrame:
     """Read a transaction file into a frame of raw columns (validated by `validate_transactions`).
 
@@ -236,29 +265,9 @@ def read_transaction_file(path: str | Path) -> pl.DataFrame:
         raise InputError(f"{source}: binary data, not a CSV, JSON, YAML or Parquet file; give a transaction file")
     if suffix == ".csv" and (fast := _typed_csv(raw, source)) is not None:
         return fast
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(f"{source}: line {line}: not UTF-8 text; save the transaction file as UTF-8") from None
-    head = text.lstrip()[:1]
-    if suffix == ".json" or (suffix not in (".csv", ".yaml", ".yml") and head in ("[", "{")):
-        try:
-            data = json.loads(text, object_pairs_hook=_json_object, parse_float=str, parse_int=str, parse_constant=str)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source}: line {exc.lineno}: not valid JSON ({exc.msg}); fix the syntax") from None
-        return frame_from_records(data if isinstance(data, list) else [data], source)
-    if suffix in (".yaml", ".yml"):
-        try:
-            data = yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}:" if mark else ""
-            problem = getattr(exc, "problem", None)
-            raise InputError(f"{source}:{line} not valid YAML{f' ({problem})' if problem else ''}; fix the syntax") from None
-        if data is None:
-            raise InputError(f"{source}: the file is empty; give at least one transaction")
-        return frame_from_records(data if isinstance(data, list) else [data], source)
+    text, records = decode_records(raw, suffix, source, "transaction")
+    if records is not None:
+        return frame_from_records(records, source)
     return _read_csv(text, source)
 
 
