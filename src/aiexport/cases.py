@@ -246,6 +246,15 @@ class Answer:
             self.unconfirmed.append(rule)
 
 
+def begin(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolve: Callable[[date], Resolved] | None,
+          instrument: str) -> tuple[date, Resolved, ResolvedInstrument, Answer]:
+    """The start of every case's answer: its date (its own, else `as_of`), the rulebook resolved on it
+    (through `resolve`, which caches per epoch, when given), the instrument, and a blank answer."""
+    day = case.get("date") or as_of
+    resolved = resolve(day) if resolve is not None else rulebook.resolve(day)
+    return day, resolved, resolved[instrument], Answer(case["id"])
+
+
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
         return ""

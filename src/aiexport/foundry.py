@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from aiexport.cases import Answer, Field, billions, read_case_file, resolver, validate_cases
+from aiexport.cases import Answer, Field, begin, billions, read_case_file, resolver, validate_cases
 from aiexport.countries import canonical, scope_set
 from aiexport.rulebook import Resolved, Rulebook, load_rulebook, parse_date
 
@@ -73,10 +73,7 @@ def with_lists(case: Mapping[str, Any], designers: frozenset[str] | None, osats:
 
 
 def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolve: Callable[[date], Resolved] | None = None) -> dict[str, Any]:
-    day = case.get("date") or as_of
-    resolved = resolve(day) if resolve is not None else rulebook.resolve(day)
-    inst = resolved[INSTRUMENT]
-    ans = Answer(case["id"])
+    day, resolved, inst, ans = begin(case, rulebook, as_of, resolve, INSTRUMENT)
     out: dict[str, Any] = {"id": case["id"], "name": case.get("name"), "date": day.isoformat(), "verdict": "indeterminate",
                            "control": None, "rebuttals": [], "must_attest": [], "red_flags": [], "transistor_threshold": None,
                            "transistor_threshold_basis": None}

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from aiexport.cases import Answer, Field, resolver, sci, validate_cases
+from aiexport.cases import Answer, Field, begin, resolver, sci, validate_cases
 from aiexport.countries import scope_set
 from aiexport.rulebook import Resolved, Rulebook, load_rulebook, parse_date
 
@@ -224,10 +224,7 @@ def _ai(ans: Answer, case: Mapping[str, Any], inst: Any, v: _Verdicts, ends: lis
 
 
 def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, resolve: Callable[[date], Resolved] | None = None) -> dict[str, Any]:
-    day = case.get("date") or as_of
-    resolved = resolve(day) if resolve is not None else rulebook.resolve(day)
-    inst = resolved[INSTRUMENT]
-    ans = Answer(case["id"])
+    day, resolved, inst, ans = begin(case, rulebook, as_of, resolve, INSTRUMENT)
     out: dict[str, Any] = {"id": case["id"], "name": case.get("name"), "date": day.isoformat(), "verdict": "indeterminate",
                            "category": None, "exception": None, "filing_deadline": None, "training_ops": case.get("ai_training_ops")}
     version = inst.version

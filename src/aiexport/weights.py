@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from aiexport import catalog
-from aiexport.cases import Answer, Field, resolver, sci, validate_cases
+from aiexport.cases import Answer, Field, begin, resolver, sci, validate_cases
 from aiexport.countries import canonical, scope_members, scope_set
 from aiexport.errors import InputError
 from aiexport.rulebook import Resolved, Rulebook, load_rulebook, parse_date
@@ -160,10 +160,7 @@ def _codified(ans: Answer, case: Mapping[str, Any], resolved: Resolved) -> dict[
 
 def assess_case(case: Mapping[str, Any], rulebook: Rulebook, as_of: date, enforce_codified: bool = False, resolve: Callable[[date], Resolved] | None = None) -> dict[str, Any]:
     """The answer to one validated case (a plain dict, JSON as it stands)."""
-    day = case.get("date") or as_of
-    resolved = resolve(day) if resolve is not None else rulebook.resolve(day)
-    inst = resolved[INSTRUMENT]
-    ans = Answer(case["id"])
+    day, resolved, inst, ans = begin(case, rulebook, as_of, resolve, INSTRUMENT)
     fig = estimate(case, resolved)
     if inst.version is not None:
         _method_findings(ans, case, fig, resolved)
