@@ -33,7 +33,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from aiexport.parties.names import Form, has_han, normalise, raw_compact
+from aiexport.parties.names import Form, deletions, has_han, normalise, raw_compact
 
 #: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
 #: and false alerts on names of Chinese companies that are on no list
@@ -58,10 +58,8 @@ MIN_GRAMS = 3
 
 
 def _deletions(token: str) -> set[str]:
-    """The token and every string one character shorter (tokens of one or two letters: only itself)."""
-    if len(token) <= 3:
-        return {token}
-    return {token, *(token[:i] + token[i + 1:] for i in range(len(token)))}
+    """`names.deletions` of a token (a token of three letters or fewer: only itself)."""
+    return {token} if len(token) <= 3 else deletions(token)
 
 
 def grams(text: str) -> list[str]:

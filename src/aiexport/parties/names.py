@@ -78,7 +78,9 @@ class Form:
 FUZZY_MIN_LENGTH = 7
 
 
-def _deletes(word: str) -> set[str]:
+def deletions(word: str) -> set[str]:
+    """The word and every string one character shorter: its one-deletion neighbourhood (SymSpell);
+    two words share one of these when they are one insert, delete or substitution apart."""
     return {word, *(word[:i] + word[i + 1:] for i in range(len(word)))}
 
 
@@ -91,7 +93,7 @@ def _fuzzy_vocabulary() -> dict[str, set[tuple[str, str]]]:
     out: dict[str, set[tuple[str, str]]] = {}
     for w, c in canon.items():
         if len(w) >= FUZZY_MIN_LENGTH:
-            for d in _deletes(w):
+            for d in deletions(w):
                 out.setdefault(d, set()).add((w, c))
     return out
 
@@ -106,7 +108,7 @@ def _canonical(token: str) -> str:
     vocab = _fuzzy_vocabulary()
     if len(t) < FUZZY_MIN_LENGTH or t in vocab:  # short, or itself a known word
         return t
-    near = {(w, c) for d in _deletes(t) for w, c in vocab.get(d, ())}
+    near = {(w, c) for d in deletions(t) for w, c in vocab.get(d, ())}
     found = {c for w, c in near if OSA.distance(t, w, score_cutoff=1) <= 1}  # a shared deletion is not always one edit
     return found.pop() if len(found) == 1 else t
 
