@@ -69,8 +69,7 @@ def _as_records(spec: Any) -> list[Mapping[str, Any]]:
         if isinstance(it, str):
             found = catalog.find(it)
             if found is None:
-                near = ", ".join(catalog.candidates(it)[:5]) or "see `aiexport catalog list`"
-                raise InputError(f"item {it!r} is not in the catalog ({near}); give a catalog name or a spec", field="item")
+                raise InputError(f"item {it!r} is not in the catalog ({catalog.suggest(it)}); give a catalog name or a spec", field="item")
             out.append(catalog.spec_of(found))
         elif isinstance(it, BaseModel):
             out.append(it.model_dump(exclude_none=True))

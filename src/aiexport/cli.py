@@ -59,9 +59,8 @@ def _specs(name: str | None, spec: Path | None) -> tuple[pl.DataFrame, str]:
     assert name is not None
     found = catalog.find(name)
     if found is None:
-        near = ", ".join(catalog.candidates(name)[:6])
-        hint = f"did you mean: {near}" if near else "see `aiexport catalog list`"
-        raise InputError(f"NAME: {name!r} is not in the catalog ({hint}); give a catalog name or --spec FILE", field="NAME")
+        raise InputError(f"NAME: {name!r} is not in the catalog ({catalog.suggest(name)}); give a catalog name or --spec FILE",
+                         field="NAME")
     return specs_from_python(catalog.spec_of(found), "catalog"), "catalog"
 
 
@@ -454,9 +453,7 @@ def catalog_show(name: Annotated[str, typer.Argument(help="Catalog id, name or a
     """Show one item's published figures and their sources."""
     it = catalog.find(name)
     if it is None:
-        near = ", ".join(catalog.candidates(name)[:6])
-        raise InputError(f"NAME: {name!r} is not in the catalog ({'did you mean: ' + near if near else 'see `aiexport catalog list`'})",
-                         field="NAME")
+        raise InputError(f"NAME: {name!r} is not in the catalog ({catalog.suggest(name)})", field="NAME")
     if json_out:
         print(json.dumps({k: v for k, v in it.items() if v}, ensure_ascii=False))
         return

@@ -372,8 +372,8 @@ def _item_specs(tx: pl.DataFrame, specs: pl.DataFrame | None, source: str) -> tu
             continue
         found = catalog.find(name)
         if found is None:
-            near = ", ".join(catalog.candidates(name)[:4])
-            hint = f" (did you mean: {near})" if near else ""
+            near = catalog.suggest(name, "")
+            hint = f" ({near})" if near else ""
             raise InputError(f"{source}: row {row}, field item: {name!r} is neither a catalog name nor a spec id given with --specs"
                              f"{hint}; give a catalog name (see `aiexport catalog list`) or pass --specs FILE", field="item", row=row)
         meta[name] = found

@@ -66,9 +66,8 @@ def estimate(case: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     if case.get("accelerator_hours") and case.get("accelerator"):
         item = catalog.find(case["accelerator"])
         if item is None:
-            near = ", ".join(catalog.candidates(case["accelerator"])[:6])
             raise InputError(f"case {case.get('id')}: field accelerator: {case['accelerator']!r} is not in the catalog; "
-                             f"{'did you mean: ' + near if near else 'see `aiexport catalog list`'}", field="accelerator")
+                             f"{catalog.suggest(case['accelerator'])}", field="accelerator")
         precision = case.get("precision") or "bf16"
         rate = item.get(precision) or ""
         if not rate:

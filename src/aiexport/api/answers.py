@@ -114,9 +114,8 @@ def spec_frame(spec: Mapping[str, Any]) -> tuple[pl.DataFrame, str]:
             raise InputError("name: give a catalog name such as \"H100\" (see GET /v1/catalog)", field="name")
         found = catalog.find(name)
         if found is None:
-            near = ", ".join(catalog.candidates(name)[:6])
-            hint = f"did you mean: {near}" if near else "see GET /v1/catalog"
-            raise InputError(f"name: {name!r} is not in the catalog ({hint}); give a catalog name or the spec's fields", field="name")
+            raise InputError(f"name: {name!r} is not in the catalog ({catalog.suggest(name, 'see GET /v1/catalog')}); give a catalog "
+                             "name or the spec's fields", field="name")
         return specs_from_python(catalog.spec_of(found), "catalog"), "catalog"
     return specs_from_python(dict(spec), "request"), "request"
 

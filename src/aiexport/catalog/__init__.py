@@ -47,6 +47,12 @@ def candidates(name: str) -> list[str]:
     return [it["name"] for it in items() if n and (n in _norm(it["name"]) or n in _norm(it["id"]))]
 
 
+def suggest(name: str, otherwise: str = "see `aiexport catalog list`") -> str:
+    """The hint for a name not in the catalog: "did you mean: A, B, …" (up to six), else `otherwise`."""
+    near = ", ".join(candidates(name)[:6])
+    return f"did you mean: {near}" if near else otherwise
+
+
 def spec_of(item: dict[str, str]) -> dict[str, str]:
     """The item's spec fields only (what `classify` reads)."""
     return {k: item[k] for k in SPEC_COLUMNS if item.get(k)}

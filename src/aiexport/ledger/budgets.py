@@ -62,8 +62,7 @@ def item_tpp(item: str, rb: Rulebook, day: date) -> dict[str, Any]:
 
     found = catalog.find(item)
     if found is None:
-        near = ", ".join(catalog.candidates(item)[:6])
-        raise InputError(f"--item: {item!r} is not in the catalog ({'did you mean: ' + near if near else 'see `aiexport catalog list`'}); "
+        raise InputError(f"--item: {item!r} is not in the catalog ({catalog.suggest(item)}); "
                          "give a catalog name, or the shipment's total TPP with --tpp", field="--item")
     row = classify_frame(specs_from_python([catalog.spec_of(found)], "catalog"), rb, day, "catalog", explain=False).to_dicts()[0]
     return {"item": found["name"], "item_id": found["id"], "control": row["control"], "tpp_per_unit": row["tpp"]}
