@@ -161,20 +161,52 @@ def test_false_alerts_on_unlisted_chinese_companies_at_most_2_percent(csl, pairs
 
 def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # issue #4 target: recall@1 >= 80 % when the list is built from the English names and queried
-    # with the Chinese ones. Measured: 71.6 % (brand names such as 康佳 → Konka or 康泰 → Contec are
-    # out of reach of pinyin and translation); this test guards that level, the target is not yet met.
-    en = pairs.select("en_name", "zh_name")
-    entries = pl.DataFrame({"list_id": [str(i) for i in range(en.height)], "source": ["dev"] * en.height,
-                            "list_code": ["DEV"] * en.height, "name": en["en_name"].to_list(),
-                            "alt_names": [[] for _ in range(en.height)]})
+    # with the Chinese ones. The list holds each distinct English name once (several Chinese names of
+    # one company share an English name; as separate entries they would tie). Measured: 74.8 % (71.4 %
+    # before the CC-CEDICT reading and the right-to-left cut); brand names such as 康泰 → Contec or
+    # 日海 → Sunsea are out of reach of pinyin and translation. This test guards that level; the
+    # target is not yet met.
+    english = list(dict.fromkeys(pairs["en_name"].to_list()))
+    entry_of = {e: str(i) for i, e in enumerate(english)}
+    entries = pl.DataFrame({"list_id": list(entry_of.values()), "source": ["dev"] * len(english),
+                            "list_code": ["DEV"] * len(english), "name": english, "alt_names": [[] for _ in english]})
     index = Index.build(entries)
     gold: dict[str, set[str]] = {}
-    for i, z in enumerate(en["zh_name"].to_list()):
-        gold.setdefault(z, set()).add(str(i))
+    for z, e in pairs.select("zh_name", "en_name").iter_rows():
+        gold.setdefault(z, set()).add(entry_of[e])
     zh = list(gold)
     answers = index.search(zh, threshold=0.0, explain=False, limit=1)
     recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
-    assert recall >= 0.70, recall
+    assert recall >= 0.74, recall
+
+
+@pytest.mark.parametrize("name,reading,how", [
+    # trade words end a name: 绿发 | 电力 (electric power), not 绿 | 发电 (power generation) | 力
+    ("天津绿发电力集团股份有限公司", "tianjin lvfa electric power group", "电力→electric power (translated)"),
+    # places lead it: 湖北 | 京山, not 湖 | 北京 | 山
+    ("湖北京山轻工机械股份有限公司", "hubei jingshan light industry machinery", "湖北→hubei (place)"),
+    # CC-CEDICT glosses of a brand's words (CC-CEDICT 2023-11-07: 白銀 白银 [bai2 yin2] /silver/;
+    # 聯想 联想 [Lian2 xiang3] /Lenovo/; 格力 格力 [Ge2 li4] /Gree (brand)/)
+    ("湖南白银股份有限公司", "hunan silver", "白银→silver (CC-CEDICT)"),
+    ("联想集团有限公司", "lenovo group", "联想→lenovo (CC-CEDICT)"),
+    ("珠海格力电器股份有限公司", "zhuhai gree electric appliance", "格力→gree (CC-CEDICT)"),
+])
+def test_chinese_readings(name, reading, how):
+    forms = {f.key: f for f in normalise(name)}
+    assert reading in forms, list(forms)
+    assert how in forms[reading].how
+
+
+def test_cedict_gloss_keeps_only_name_like_senses():
+    from aiexport.parties import cedict
+
+    # CC-CEDICT: 腾讯 is only a cross-reference ("see 騰訊控股有限公司 …"), 长城 a place ("the Great Wall"),
+    # 冶炼 "to smelt metal" (the "to" is dropped), 比亚迪 "BYD Company (company name)"
+    assert cedict.gloss("腾讯") is None
+    assert cedict.gloss("长城") is None
+    assert cedict.gloss("冶炼") == "smelt metal"
+    assert cedict.gloss("比亚迪") == "BYD Company"
+    assert cedict.segment("新兴铸管") == ["新兴", "铸", "管"]
 
 
 def test_normalisation_examples():

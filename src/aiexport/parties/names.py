@@ -7,8 +7,10 @@ plurals folded, other scripts transliterated (anyascii). A name in Chinese chara
 simplified (OpenCC t2s), then read word by word: the common words of company names are translated
 (科技 → technology, 半导体 → semiconductor, `parties/data/zh_words.csv`), place names romanised
 (北京 → beijing), and the rest — usually the brand — written as one pinyin word (华为 → huawei), as
-English renderings of Chinese names do. A second form keeps every character in pinyin, for lists
-that romanise the whole name. Known English names of Chinese companies whose brands neither
+English renderings of Chinese names do; places are taken from the left, then the longest words from
+the right (`segments`). A second reading glosses the brand's CC-CEDICT words where the dictionary
+gives a company's word or name (白银 → silver, 联想 → Lenovo; `parties/cedict.py`). A last form keeps
+every character in pinyin, for lists that romanise the whole name. Known English names of Chinese companies whose brands neither
 pinyin nor translation reach (北方华创 → NAURA) come from `parties/data/zh_known_names.csv`, each
 with its source. Every form records how it was made, for the explanation of a hit.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -172,10 +175,12 @@ def zh_known_names() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _pinyin(text: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def _pinyin(text: str) -> tuple[str, ...]:
+    """Pinyin syllables, without tones (cached: a brand run is read in several forms)."""
     from pypinyin import lazy_pinyin
 
-    return [s for s in lazy_pinyin(text, errors="ignore") if s.isascii() and s.isalpha()]
+    return tuple(s for s in lazy_pinyin(text, errors="ignore") if s.isascii() and s.isalpha())
 
 
 def _strip_legal(text: str) -> str:
@@ -185,47 +190,90 @@ def _strip_legal(text: str) -> str:
     return text
 
 
+def segments(text: str, words: Container[str], longest: int, lead: Callable[[str], bool] = lambda w: False) -> list[tuple[str, bool]]:
+    """`text` cut into words of `words` (True) and single characters (False): first the leading words
+    for which `lead` holds (places: 湖北 | 京山, not 湖 | 北京 | 山), then the longest words from the right,
+    as the trade words end a name (绿发 | 电力, not 绿 | 发电 | 力; 阳光 | 电源, not 阳 | 光电 | 源)."""
+    head: list[tuple[str, bool]] = []
+    found = True
+    while found:
+        found = False
+        for size in range(min(longest, len(text)), 1, -1):
+            if text[:size] in words and lead(text[:size]):
+                head.append((text[:size], True))
+                text, found = text[size:], True
+                break
+    tail: list[tuple[str, bool]] = []
+    j = len(text)
+    while j > 0:
+        for size in range(min(longest, j), 0, -1):
+            w = text[j - size:j]
+            if w in words and _HAN.match(w[0]):
+                tail.append((w, True))
+                j -= size
+                break
+        else:
+            tail.append((text[j - 1], False))
+            j -= 1
+    return head + tail[::-1]
+
+
 @dataclass
 class _Reader:
     words: dict[str, tuple[str, str]]
+    #: a brand run (what no word of `words` holds) as one pinyin word (华为 → huawei), or with its
+    #: CC-CEDICT words glossed in English where the dictionary has a name-like gloss (碳黑 → carbon black)
+    gloss: bool = False
     tokens: list[str] = field(default_factory=list)
     how: list[str] = field(default_factory=list)
     brand: str = ""
 
-    def flush(self) -> None:
-        if self.brand:
-            py = "".join(_pinyin(self.brand))
-            if py:
-                self.tokens.append(py)
-                self.how.append(f"{self.brand}→{py} (pinyin)")
-            self.brand = ""
-
     def read(self, text: str) -> None:
-        i, n = 0, len(text)
-        longest = max((len(w) for w in self.words), default=1)
-        while i < n:
-            ch = text[i]
-            if not _HAN.match(ch):
+        longest = max(map(len, self.words), default=1)
+        for piece, word in segments(text, self.words, longest, lambda w: self.words[w][1] == "place"):
+            if word:
                 self.flush()
-                self.tokens.extend(english_tokens(ch) if ch.strip() and ch.isalnum() else ())
-                i += 1
-                continue
-            for size in range(min(longest, n - i), 0, -1):
-                w = text[i:i + size]
-                if w in self.words:
-                    self.flush()
-                    en, kind = self.words[w]
-                    toks = [t for t in english_tokens(en)]
-                    self.tokens.extend(toks)
-                    label = ("place" if kind == "place" else f"known English name; {kind[6:]}" if kind.startswith("known:")
-                             else "translated")
-                    self.how.append(f"{w}→{' '.join(toks)} ({label})")
-                    i += size
-                    break
+                en, kind = self.words[piece]
+                toks = english_tokens(en)
+                self.tokens.extend(toks)
+                label = ("place" if kind == "place" else f"known English name; {kind[6:]}" if kind.startswith("known:")
+                         else "translated")
+                self.how.append(f"{piece}→{' '.join(toks)} ({label})")
+            elif _HAN.match(piece):
+                self.brand += piece
             else:
-                self.brand += ch
-                i += 1
+                self.flush()
+                self.tokens.extend(english_tokens(piece) if piece.strip() and piece.isalnum() else ())
         self.flush()
+
+    def flush(self) -> None:
+        if self.brand and not self.gloss:
+            self._pinyin(self.brand)
+        elif self.brand:
+            from aiexport.parties import cedict
+
+            single = ""  # characters no dictionary word holds are read together, in pinyin
+            for w in cedict.segment(self.brand):
+                if len(w) == 1:
+                    single += w
+                    continue
+                self._pinyin(single)
+                single = ""
+                g = cedict.gloss(w)
+                if g:
+                    toks = english_tokens(g)
+                    self.tokens.extend(toks)
+                    self.how.append(f"{w}→{' '.join(toks)} (CC-CEDICT)")
+                else:
+                    self._pinyin(w)
+            self._pinyin(single)
+        self.brand = ""
+
+    def _pinyin(self, run: str) -> None:
+        py = "".join(_pinyin(run)) if run else ""
+        if py:
+            self.tokens.append(py)
+            self.how.append(f"{run}→{py} (pinyin)")
 
 
 def chinese_forms(text: str) -> list[Form]:
@@ -238,12 +286,15 @@ def chinese_forms(text: str) -> list[Form]:
     forms: list[Form] = []
     known = {zh: (names[0][0], f"known:{names[0][1]}") for zh, names in zh_known_names().items() if zh in core}
     dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
+    seen: set[tuple[str, ...]] = set()
     for words in dictionaries:
-        reader = _Reader(words)
-        for part in core.split():
-            reader.read(part)
-        if reader.tokens:
-            forms.append(Form(tuple(reader.tokens), tuple(how0 + reader.how)))
+        for gloss in (False, True):
+            reader = _Reader(words, gloss)
+            for part in core.split():
+                reader.read(part)
+            if reader.tokens and tuple(reader.tokens) not in seen:
+                seen.add(tuple(reader.tokens))
+                forms.append(Form(tuple(reader.tokens), tuple(how0 + reader.how)))
     for zh, (en, _) in known.items():  # a known English name alone: the list may carry just the brand's name
         if zh == core or core.startswith(zh):
             forms.append(Form(english_tokens(en), tuple(how0 + [f"{zh}→{en} (known English name; {zh_known_names()[zh][0][1]})"])))
