@@ -8,8 +8,9 @@ simplified (OpenCC t2s), then read word by word: the common words of company nam
 (科技 → technology, 半导体 → semiconductor, `parties/data/zh_words.csv`), place names romanised
 (北京 → beijing), and the rest — usually the brand — written as one pinyin word (华为 → huawei), as
 English renderings of Chinese names do; places are taken from the left, then the longest words from
-the right (`segments`). A second reading glosses the brand's CC-CEDICT words where the dictionary
-gives a company's word or name (白银 → silver, 联想 → Lenovo; `parties/cedict.py`). A last form keeps
+the right (`segments`). Two more readings gloss the brand's CC-CEDICT words where the dictionary
+gives a company's word or name (白银 → silver, 联想 → Lenovo; `parties/cedict.py`), and its single
+characters too (金马 → gold horse). A last form keeps
 every character in pinyin, for lists that romanise the whole name. Known English names of Chinese companies whose brands neither
 pinyin nor translation reach (北方华创 → NAURA) come from `parties/data/zh_known_names.csv`, each
 with its source. Every form records how it was made, for the explanation of a hit.
@@ -221,9 +222,11 @@ def segments(text: str, words: Container[str], longest: int, lead: Callable[[str
 @dataclass
 class _Reader:
     words: dict[str, tuple[str, str]]
-    #: a brand run (what no word of `words` holds) as one pinyin word (华为 → huawei), or with its
-    #: CC-CEDICT words glossed in English where the dictionary has a name-like gloss (碳黑 → carbon black)
-    gloss: bool = False
+    #: how a brand run (what no word of `words` holds) is read: "pinyin", one pinyin word (华为 →
+    #: huawei); "words", its CC-CEDICT words glossed where the dictionary gives a company's word or
+    #: name (白银 → silver, 联想 → Lenovo); "characters", its single characters too where their gloss
+    #: is one word (金马 → gold horse). What has no gloss stays in pinyin, read together.
+    brand_reading: str = "pinyin"
     tokens: list[str] = field(default_factory=list)
     how: list[str] = field(default_factory=list)
     brand: str = ""
@@ -247,19 +250,19 @@ class _Reader:
         self.flush()
 
     def flush(self) -> None:
-        if self.brand and not self.gloss:
+        if self.brand and self.brand_reading == "pinyin":
             self._pinyin(self.brand)
         elif self.brand:
             from aiexport.parties import cedict
 
-            single = ""  # characters no dictionary word holds are read together, in pinyin
+            single = ""
             for w in cedict.segment(self.brand):
-                if len(w) == 1:
+                g = cedict.gloss(w)
+                if len(w) == 1 and (self.brand_reading == "words" or not g or " " in g):
                     single += w
                     continue
                 self._pinyin(single)
                 single = ""
-                g = cedict.gloss(w)
                 if g:
                     toks = english_tokens(g)
                     self.tokens.extend(toks)
@@ -288,8 +291,8 @@ def chinese_forms(text: str) -> list[Form]:
     dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
     seen: set[tuple[str, ...]] = set()
     for words in dictionaries:
-        for gloss in (False, True):
-            reader = _Reader(words, gloss)
+        for brand_reading in ("pinyin", "words", "characters"):
+            reader = _Reader(words, brand_reading)
             for part in core.split():
                 reader.read(part)
             if reader.tokens and tuple(reader.tokens) not in seen:
