@@ -162,7 +162,7 @@ def test_false_alerts_on_unlisted_chinese_companies_at_most_2_percent(csl, pairs
 def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # issue #4 target: recall@1 >= 80 % when the list is built from the English names and queried
     # with the Chinese ones. The list holds each distinct English name once (several Chinese names of
-    # one company share an English name; as separate entries they would tie). Measured: 75.9 % (71.4 %
+    # one company share an English name; as separate entries they would tie). Measured: 76.2 % (71.4 %
     # before the CC-CEDICT reading and the right-to-left cut); brand names such as 康泰 → Contec or
     # 日海 → Sunsea are out of reach of pinyin and translation. This test guards that level; the
     # target is not yet met.
@@ -177,7 +177,7 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     zh = list(gold)
     answers = index.search(zh, threshold=0.0, explain=False, limit=1)
     recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
-    assert recall >= 0.75, recall
+    assert recall >= 0.76, recall
 
 
 @pytest.mark.parametrize("name,reading,how", [
@@ -192,6 +192,8 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     ("珠海格力电器股份有限公司", "zhuhai gree electric appliance", "格力→gree (CC-CEDICT)"),
     # single characters glossed where the gloss is one word (金 [jin1] /gold/…, 马 [ma3] /horse/…)
     ("通化金马药业集团股份有限公司", "tonghua gold horse pharmaceutical group", "马→horse (CC-CEDICT)"),
+    # a brand of three syllables or more by its initials, as companies write them (木林森 → MLS)
+    ("木林森股份有限公司", "mls", "木林森→mls (initials)"),
 ])
 def test_chinese_readings(name, reading, how):
     forms = {f.key: f for f in normalise(name)}
