@@ -201,6 +201,29 @@ def test_chinese_readings(name, reading, how):
     assert how in forms[reading].how
 
 
+def test_chinese_ordinals_and_latin_runs():
+    from aiexport.parties.names import zh_number
+
+    assert [zh_number(x) for x in ("十三", "二十九", "十", "一百零一", "七一九")] == [13, 29, 10, 101, 719]
+    # CETC's institutes are numbered on the CSL as "China Electronics Technology Group Corporation 13th
+    # Research Institute"; 集团公司 (group corporation) reads as 集团
+    keys = [f.key for f in normalise("中国电子科技集团公司第十三研究所")]
+    assert "china electronic technology group 13th research institute" in keys
+    # English ordinals spelled out meet them ("Second Research Academy of CASIC" ~ 第二研究院)
+    assert normalise("Second Research Academy of CASIC")[0].key == "2nd research academy casic"
+    # letters inside a Chinese name are read as one word, not letter by letter
+    assert "tcl technology group" in [f.key for f in normalise("TCL科技集团股份有限公司")]
+
+
+def test_known_name_alone_only_for_the_company_itself():
+    # 中芯国际 → SMIC is a known name; the subsidiary in Beijing must not be read as "SMIC" alone
+    # (it would meet the parent's entry first); CSL: "Semiconductor Manufacturing International
+    # (Beijing) Corporation" is its own Entity List entry (85 FR 83420)
+    keys = [f.key for f in normalise("中芯国际集成电路制造(北京)有限公司")]
+    assert "semiconductor manufacturing international" not in keys
+    assert "semiconductor manufacturing international" in [f.key for f in normalise("中芯国际集成电路制造有限公司")]
+
+
 def test_cedict_gloss_keeps_only_name_like_senses():
     from aiexport.parties import cedict
 

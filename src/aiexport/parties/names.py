@@ -54,6 +54,8 @@ ABBREVIATIONS = {
     "optoelectronics": "optoelectronic", "optoelectronical": "optoelectronic", "photoelectric": "optoelectronic",
     "aeronautics": "aeronautic", "aeronautical": "aeronautic", "aero": "aeronautic", "aerospaces": "aerospace",
     "mgmt": "management", "trading": "trade", "investments": "investment", "enterprises": "enterprise",
+    "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th", "seventh": "7th",
+    "eighth": "8th", "ninth": "9th", "tenth": "10th",
     "centre": "center", "ctr": "center", "smart": "intelligent", "intelligence": "intelligent", "hi": "high",
     "biotech": "biotechnology", "chemicals": "chemical", "pumps": "pump", "composites": "composite", "diagnostics": "diagnostic",
     "agricultural": "agriculture", "mechanical": "machinery", "pharmaceuticals": "pharmaceutical", "pharma": "pharmaceutical",
@@ -240,7 +242,15 @@ class _Reader:
 
     def read(self, text: str) -> None:
         longest = max(map(len, self.words), default=1)
+        latin = ""  # letters and digits between Chinese words are read together ("TCL", "41st")
         for piece, word in segments(text, self.words, longest, lambda w: self.words[w][1] == "place"):
+            if not word and not _HAN.match(piece):
+                latin += piece
+                continue
+            if latin:
+                self.flush()
+                self.tokens.extend(english_tokens(latin))
+                latin = ""
             if word:
                 self.flush()
                 en, kind = self.words[piece]
@@ -249,12 +259,11 @@ class _Reader:
                 label = ("place" if kind == "place" else f"known English name; {kind[6:]}" if kind.startswith("known:")
                          else "translated")
                 self.how.append(f"{piece}→{' '.join(toks)} ({label})")
-            elif _HAN.match(piece):
-                self.brand += piece
             else:
-                self.flush()
-                self.tokens.extend(english_tokens(piece) if piece.strip() and piece.isalnum() else ())
+                self.brand += piece
         self.flush()
+        if latin:
+            self.tokens.extend(english_tokens(latin))
 
     def flush(self) -> None:
         if self.brand and self.brand_reading == "pinyin":
@@ -293,13 +302,62 @@ class _Reader:
             self.how.append(f"{run}→{py} (pinyin)")
 
 
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_ORDINAL = re.compile(r"第([零〇一二两三四五六七八九十百]+)")
+
+
+def zh_number(text: str) -> int | None:
+    """A number written in Chinese characters: 十三 → 13, 二十九 → 29, 一百零一 → 101, and digit by
+    digit as institutes are numbered, 七一九 → 719."""
+    if all(c in _ZH_DIGITS for c in text):
+        return int("".join(str(_ZH_DIGITS[c]) for c in text)) if text else None
+    total, digit = 0, 0
+    for c in text:
+        if c in _ZH_DIGITS:
+            digit = _ZH_DIGITS[c]
+        elif c in "十百":
+            total += (digit or 1) * (10 if c == "十" else 100)
+            digit = 0
+        else:
+            return None
+    return total + digit
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _ordinals(text: str) -> str:
+    """第十三研究所 → " 13th "研究所: ordinals as lists write them (China Electronics Technology Group
+    Corporation 13th Research Institute)."""
+    def sub(m: re.Match[str]) -> str:
+        n = zh_number(m.group(1))
+        return f" {_ordinal(n)} " if n else m.group(0)
+
+    return _ZH_ORDINAL.sub(sub, text)
+
+
+def _kinds(text: str) -> list[str]:
+    """What each piece of `text` is read as: "word" (a common word translated), "place", or
+    "brand" (characters no word holds)."""
+    words = zh_words()
+    return [words[p][1] if is_word else "brand" for p, is_word in segments(text, words, _longest_word(), lambda w: words[w][1] == "place")]
+
+
+@lru_cache(maxsize=1)
+def _longest_word() -> int:
+    return max(map(len, zh_words()), default=1)
+
+
 def chinese_forms(text: str) -> list[Form]:
     """The forms of a name written in Chinese characters (see the module docstring)."""
     simple = _converter().convert(unicodedata.normalize("NFKC", text))
     how0 = [f"{text}→{simple} (traditional to simplified)"] if simple != text else []
     # brackets hold a place or a former name: read them as part of the name
     flat = re.sub(r"[()（）\[\]【】《》“”\"'·・\s-]+", " ", simple).strip()
-    core = _strip_legal(flat.replace(" ", ""))
+    # a legal form inside the name (集团公司 = group corporation) says no more than the one at its end
+    core = _ordinals(_strip_legal(flat.replace(" ", "")).replace("集团公司", "集团"))
     forms: list[Form] = []
     known = {zh: (names[0][0], f"known:{names[0][1]}") for zh, names in zh_known_names().items() if zh in core}
     dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
@@ -312,8 +370,11 @@ def chinese_forms(text: str) -> list[Form]:
             if reader.tokens and tuple(reader.tokens) not in seen:
                 seen.add(tuple(reader.tokens))
                 forms.append(Form(tuple(reader.tokens), tuple(how0 + reader.how)))
-    for zh, (en, _) in known.items():  # a known English name alone: the list may carry just the brand's name
-        if zh == core or core.startswith(zh):
+    for zh, (en, _) in known.items():
+        # a known English name alone (the list may carry just the brand's name), unless the rest of
+        # the name says more than its trade: a place or an ordinal (中芯国际集成电路制造(北京) is a subsidiary)
+        rest = core[len(zh):] if core.startswith(zh) else None
+        if rest is not None and all(kind == "word" for kind in _kinds(rest)):
             forms.append(Form(english_tokens(en), tuple(how0 + [f"{zh}→{en} (known English name; {zh_known_names()[zh][0][1]})"])))
     syllables = _pinyin(core)
     if syllables:
