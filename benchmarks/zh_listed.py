@@ -9,8 +9,10 @@ columns (`source`) are carried along. Lines starting with "#" are comments.
 
 A query is found when it alerts (its best match reaches the threshold, default the matcher's
 DEFAULT_THRESHOLD) and the right entry is its best match. Ties at the top score count, and so does an
-entry whose primary name is, once normalised, the primary name of a right entry (the list carries some
-entries twice: Huawei Technologies in the Entity List twice and in the CMIC list). Reported: recall, the
+entry listed under one of the right entry's names: its primary name equals, once normalised, a name or
+alternative name of the right entry, with or without a bracketed acronym (the CSL carries some entities
+more than once: Huawei Technologies twice in the Entity List and in the CMIC list, the XPCC in the
+Entity List and the SDN list). Reported: recall, the
 count of queries whose right entry is among the alerts though not first, and, with --misses, each miss
 with its best match (list_id, name, score) and how the query was read.
 
@@ -22,10 +24,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -34,6 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from aiexport.parties.matcher import DEFAULT_THRESHOLD, Index  # noqa: E402
 from aiexport.parties.names import normalise  # noqa: E402
 
+_BRACKETS = re.compile(r"\([^)]*\)")
 DEFAULT_SET = ROOT / "tests" / "data" / "zh_listed.csv"
 DEFAULT_LIST = ROOT.parent / "shared" / "data" / "lists" / "export-controls-agent-mcp" / "consolidated-2026-07-31.csv"
 
@@ -64,15 +70,18 @@ def _key(name: str) -> str:
 
 
 def right_entries(index: Index, row: dict[str, str], primary: dict[str, str] | None = None) -> set[str]:
-    """The list_ids that count as the right entry of an evaluation row (`primary`: `primary_keys(index)`,
-    computed once for many rows)."""
+    """The list_ids that count as the right entry of an evaluation row: its list_id(s), or the entries with
+    its en_name; and every entry listed under one of their names (the same entity on another list, or twice
+    on one: a primary name equal, once normalised, to a name or alternative name of a right entry, with or
+    without a bracketed acronym). `primary`: `primary_keys(index)`, computed once for many rows."""
     primary = primary_keys(index) if primary is None else primary
     ids = {i.strip() for i in (row.get("list_id") or "").split(";") if i.strip()}
+    names = index.entries.select("list_id", "name", "alt_names")
     if not ids:
         want = _key(row["en_name"])
-        ids = {lid for lid, name, alts in index.entries.select("list_id", "name", "alt_names").iter_rows()
-               if want in {_key(n) for n in [name, *(alts or [])]}}
-    keys = {primary[i] for i in ids if i in primary}
+        ids = {lid for lid, name, alts in names.iter_rows() if want in {_key(n) for n in [name, *(alts or [])]}}
+    keys = {_key(t) for lid, name, alts in names.filter(pl.col("list_id").is_in(list(ids))).iter_rows()
+            for n in [name, *(alts or [])] for t in (n, _BRACKETS.sub(" ", n))} - {""}
     return ids | {lid for lid, k in primary.items() if k in keys}
 
 
