@@ -43,7 +43,7 @@ DEFAULT_THRESHOLD = 0.86
 #: Xi'an, Shaanxi" is a match, though the list name says more. Measured with the readings' discount
 #: (HAN_DISCOUNT, the scores of readings of Chinese names scaled): false alerts on the 1,465 unlisted
 #: Chinese names of the dev pairs 0.14 % → 0.2 % (β 1 → 1.5, discount 0.95 → 1.0), Chinese names of
-#: listed entities alerting on the right entry 49.4 % → 54.2 % (benchmarks/zh_listed.py)
+#: listed entities alerting on the right entry 49.4 % → 54.2 % (benchmarks/zh_listed.py, before its known names were added)
 QUERY_COVERAGE = 1.5
 HAN_DISCOUNT = 1.0
 RARE_TOKENS = 4

@@ -54,8 +54,9 @@ ABBREVIATIONS = {
     "optoelectronics": "optoelectronic", "optoelectronical": "optoelectronic", "photoelectric": "optoelectronic",
     "aeronautics": "aeronautic", "aeronautical": "aeronautic", "aero": "aeronautic", "aerospaces": "aerospace",
     "mgmt": "management", "trading": "trade", "investments": "investment", "enterprises": "enterprise",
-    "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th", "seventh": "7th",
-    "eighth": "8th", "ninth": "9th", "tenth": "10th",
+    # ordinals as numbers: "Second Academy", "2nd Academy" and 第二研究院 meet; "13th", "No. 13" and "CETC 13" too
+    "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5", "sixth": "6", "seventh": "7",
+    "eighth": "8", "ninth": "9", "tenth": "10",
     "centre": "center", "ctr": "center", "smart": "intelligent", "intelligence": "intelligent", "hi": "high",
     "biotech": "biotechnology", "chemicals": "chemical", "pumps": "pump", "composites": "composite", "diagnostics": "diagnostic",
     "agricultural": "agriculture", "mechanical": "machinery", "pharmaceuticals": "pharmaceutical", "pharma": "pharmaceutical",
@@ -105,11 +106,17 @@ def _fuzzy_vocabulary() -> dict[str, set[tuple[str, str]]]:
     return out
 
 
+_NUMBERED = re.compile(r"^(\d+)(st|nd|rd|th)$")
+
+
 @lru_cache(maxsize=65536)
 def _canonical(token: str) -> str:
-    """A token's canonical spelling: its variant's ("techn" -> technology), "" for a legal form, and
-    the same for a long word one typo (OSA distance 1) from words of exactly one canonical form."""
+    """A token's canonical spelling: its variant's ("techn" -> technology), "" for a legal form, a
+    number for an ordinal ("13th" -> 13), and the same for a long word one typo (OSA distance 1) from
+    words of exactly one canonical form."""
     t = ABBREVIATIONS.get(token, token)
+    if (m := _NUMBERED.match(t)) is not None:
+        return m.group(1)
     if t in LEGAL_FORMS:
         return ""
     vocab = _fuzzy_vocabulary()
@@ -212,7 +219,7 @@ def segments(text: str, words: Container[str], longest: int, lead: Callable[[str
     while j > 0:
         for size in range(min(longest, j), 0, -1):
             w = text[j - size:j]
-            if w in words and _HAN.match(w[0]):
+            if w in words:
                 tail.append((w, True))
                 j -= size
                 break
@@ -323,19 +330,28 @@ def zh_number(text: str) -> int | None:
     return total + digit
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
 def _ordinals(text: str) -> str:
-    """第十三研究所 → " 13th "研究所: ordinals as lists write them (China Electronics Technology Group
-    Corporation 13th Research Institute)."""
+    """第十三研究所 → 13研究所: ordinals as numbers, which is how the lists' "13th Research Institute",
+    "No. 13 Research Institute" and "CETC 13" read (`english_tokens`)."""
     def sub(m: re.Match[str]) -> str:
         n = zh_number(m.group(1))
-        return f" {_ordinal(n)} " if n else m.group(0)
+        return str(n) if n else m.group(0)
 
     return _ZH_ORDINAL.sub(sub, text)
+
+
+@lru_cache(maxsize=1)
+def _known_cores() -> dict[str, tuple[str, str]]:
+    """The known names (`zh_known_names`) by their Chinese name as it is read (`_core`): English
+    name and source (the first given)."""
+    return {_core(zh): names[0] for zh, names in zh_known_names().items()}
+
+
+def _core(text: str) -> str:
+    """A name (simplified) as it is read: brackets and spaces gone, the legal form at its end dropped,
+    a legal form inside it too (集团公司 = group corporation: 集团), ordinals as numbers."""
+    flat = re.sub(r"[()（）\[\]【】《》“”\"'·・\s-]+", "", text)
+    return _ordinals(_strip_legal(flat).replace("集团公司", "集团"))
 
 
 def _kinds(text: str) -> list[str]:
@@ -354,19 +370,15 @@ def chinese_forms(text: str) -> list[Form]:
     """The forms of a name written in Chinese characters (see the module docstring)."""
     simple = _converter().convert(unicodedata.normalize("NFKC", text))
     how0 = [f"{text}→{simple} (traditional to simplified)"] if simple != text else []
-    # brackets hold a place or a former name: read them as part of the name
-    flat = re.sub(r"[()（）\[\]【】《》“”\"'·・\s-]+", " ", simple).strip()
-    # a legal form inside the name (集团公司 = group corporation) says no more than the one at its end
-    core = _ordinals(_strip_legal(flat.replace(" ", "")).replace("集团公司", "集团"))
+    core = _core(simple)  # brackets hold a place or a former name: read as part of the name
     forms: list[Form] = []
-    known = {zh: (names[0][0], f"known:{names[0][1]}") for zh, names in zh_known_names().items() if zh in core}
+    known = {zh: (en, f"known:{source}") for zh, (en, source) in _known_cores().items() if zh in core}
     dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
     seen: set[tuple[str, ...]] = set()
     for words in dictionaries:
         for brand_reading in ("pinyin", "words", "characters", "initials"):
             reader = _Reader(words, brand_reading)
-            for part in core.split():
-                reader.read(part)
+            reader.read(core)
             if reader.tokens and tuple(reader.tokens) not in seen:
                 seen.add(tuple(reader.tokens))
                 forms.append(Form(tuple(reader.tokens), tuple(how0 + reader.how)))
@@ -374,8 +386,10 @@ def chinese_forms(text: str) -> list[Form]:
         # a known English name alone (the list may carry just the brand's name), unless the rest of
         # the name says more than its trade: a place or an ordinal (中芯国际集成电路制造(北京) is a subsidiary)
         rest = core[len(zh):] if core.startswith(zh) else None
-        if rest is not None and all(kind == "word" for kind in _kinds(rest)):
-            forms.append(Form(english_tokens(en), tuple(how0 + [f"{zh}→{en} (known English name; {zh_known_names()[zh][0][1]})"])))
+        alone = english_tokens(en)
+        if rest is not None and all(kind == "word" for kind in _kinds(rest)) and alone not in seen:
+            seen.add(alone)
+            forms.append(Form(alone, tuple(how0 + [f"{zh}→{en} (known English name; {_known_cores()[zh][1]})"])))
     syllables = _pinyin(core)
     if syllables:
         forms.append(Form(tuple(syllables), tuple(how0 + [f"{core}→{' '.join(syllables)} (pinyin of every character)"])))
