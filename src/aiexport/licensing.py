@@ -39,6 +39,7 @@ from aiexport import catalog
 from aiexport.chips import SEP, classify_frame
 from aiexport.countries import canonical, scope_set
 from aiexport.errors import InputError
+from aiexport.queries import collect
 from aiexport.rulebook import Provision, Record, Resolved, Rulebook, Scope
 from aiexport.specs import frame_from_records, validate_specs
 
@@ -193,7 +194,8 @@ def check_frame(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.
                 enforce_codified: bool = False, source: str = "input", screen: PartyScreen | None = None) -> pl.DataFrame:
     """Determine every transaction of a validated frame (transactions.validate_transactions);
     returns OUTPUT_COLUMNS in input order."""
-    return check_lazy(tx, rulebook, as_of, specs=specs, enforce_codified=enforce_codified, source=source, screen=screen).collect()
+    return collect(check_lazy(tx, rulebook, as_of, specs=specs, enforce_codified=enforce_codified, source=source, screen=screen),
+                   tx.height, plan=False)
 
 
 def _screened(tx: pl.DataFrame, screen: PartyScreen) -> pl.DataFrame:
@@ -237,7 +239,7 @@ def check_lazy(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.D
     plan = Plan(epochs, items, enforce_codified)
     lf = _decide(lf, plan)
     plan.list_hash = getattr(screen, "snapshot_hash", None) if screen is not None else None
-    return _render(lf.collect(), plan, rulebook)
+    return _render(collect(lf, tx.height, plan=False), plan, rulebook)
 
 
 # --- facts about countries, joined in as bit masks ----------------------------------------------
@@ -307,6 +309,8 @@ class Items:
     texts: dict[tuple[int, int], tuple[str, str, str, str]]  # (epoch, item id) -> classification finding (citation, en, zh, fact)
     unconfirmed: dict[tuple[int, int], list[str]]
     missing: dict[tuple[int, int], str]
+    names: list[str]  # the item as written, by item id
+    shared: bool  # the facts are the rulebook's (catalog items), not a spec file's
 
 
 def _classify_items(tx: pl.DataFrame, epochs: list[Epoch], rulebook: Rulebook, specs: pl.DataFrame | None, source: str) -> Items:
@@ -333,7 +337,7 @@ def _classify_items(tx: pl.DataFrame, epochs: list[Epoch], rulebook: Rulebook, s
             parts.append({"__e": ep.index, "item": item, "__item_id": ids[item], **part})
     schema = {"__e": pl.Int32, "item": pl.String, "__item_id": pl.Int32, "control": pl.String, "__family": pl.String,
               "__tpp": pl.Float64, "__dram_bw": pl.Float64, "__datacenter": pl.Boolean, "__le": pl.Int64, "__recs": pl.Int64}
-    return Items(pl.DataFrame(parts, schema=schema), texts, unconf, missing)
+    return Items(pl.DataFrame(parts, schema=schema), texts, unconf, missing, names, specs is None)
 
 
 ItemFacts = tuple[tuple[str, str, str, str], tuple[str, ...], str, dict[str, Any]]  # texts, unconfirmed, missing, table columns
@@ -515,6 +519,7 @@ class Plan:
     conditions: list[str] = field(default_factory=list)
     condition_conds: list[pl.Expr] = field(default_factory=list)
     list_hash: str | None = None  # the list snapshot the parties were screened against, if any
+    shape: tuple[bool, tuple[bool, ...]] = (False, ())  # what the meaning of the mask bits depends on (set by _decide)
 
     def finding(self, cond: pl.Expr, key: str, effect: str) -> None:
         self.findings.append((key, effect))
@@ -545,7 +550,7 @@ def _mask(conds: list[pl.Expr]) -> pl.Expr:
 def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     """The steps, as columns added to the lines. Their expressions depend only on the shape of the
     plan (Diffusion enforced or not, which records prohibit), so they are built once per shape."""
-    key = (plan.enforce, plan.prohibiting_records())
+    key = plan.shape = (plan.enforce, plan.prohibiting_records())
     built = _DECIDED.get(key)
     if built is None:
         built = _DECIDED[key] = (_decide_steps(plan), plan.findings, plan.missing, plan.conditions)
@@ -573,17 +578,33 @@ def _decide_steps(plan: Plan) -> list[list[pl.Expr]]:
     in_us = C("from_country") == "US"
     foreign = origin.is_in(["foreign_made", "foreign_direct_product"])
     threshold = pl.when(dest("e_groups")).then(C("ep_de_min_e")).otherwise(C("ep_de_min"))
-    de_min = foreign & (C("us_content_pct") > threshold)
     fdp_reach = dest("dest_scope") | hq("hq_scope")
     if enforce:  # the Diffusion rule made 734.9(h) reach every destination (codified, not enforced)
         fdp_reach = fdp_reach | (C("ep_diffusion") & (fam == "a"))
     fdp = origin == "foreign_direct_product"
-    fdp_ac = fdp & (ac_ab | (fam == "c")) & fdp_reach
-    fdp_fn1 = fdp & party("entity_list_fn1")
-    fdp_fn4 = fdp & party("entity_list_fn4")
-    subject = in_us | (origin == "us_origin") | fdp_ac | fdp_fn1 | fdp_fn4 | de_min
-    steps.append([subject.alias("__subject"), in_us.alias("__in_us"), hq("hq_scope").alias("__hq5"),
-                  hq_all("tier1").alias("__hq_t1")])
+    # the facts several steps read are computed once, as columns: a small query is costed by the
+    # size of its expressions, and a large one is spared repeating them
+    facts = {
+        "__in_us": in_us, "__hq5": hq("hq_scope"), "__hq_t1": hq_all("tier1"),
+        "__fdp_ac": fdp & (ac_ab | (fam == "c")) & fdp_reach, "__fdp_fn1": fdp & party("entity_list_fn1"),
+        "__fdp_fn4": fdp & party("entity_list_fn4"), "__de_min": foreign & (C("us_content_pct") > threshold),
+        # 4. end use and embargo; 5. parties
+        "__wmd": eu("wmd", "nuclear", "missile", "chemical_biological").fill_null(False),
+        "__mil_intel": (eu("military_intelligence") & dest("mil_intel")).fill_null(False),
+        "__military": (eu("military", "military_end_user") & dest("military")).fill_null(False),
+        "__ic_prod": (C("ep_ic_prod") & eu("advanced_node_ic_production") & dest("ic_prod")).fill_null(False),
+        "__embargo": dest("embargo").fill_null(False),
+        "__listed": party("entity_list", "entity_list_fn1", "entity_list_fn4"),
+    }
+    # "is informed" letters and guidance: record i applies to the items it names
+    prohibiting = plan.prohibiting_records()
+    for i, prohibits in enumerate(prohibiting):
+        mine = item_rec(i)
+        facts[f"__rec{i}"] = mine if prohibits else mine & (dest(f"rec{i}_dest").fill_null(False) | hq(f"rec{i}_hq").fill_null(False))
+    steps.append([expr.alias(name) for name, expr in facts.items()])
+    fdp_ac, fdp_fn1, fdp_fn4, de_min = C("__fdp_ac"), C("__fdp_fn1"), C("__fdp_fn4"), C("__de_min")
+    subject = C("__in_us") | (origin == "us_origin") | fdp_ac | fdp_fn1 | fdp_fn4 | de_min
+    steps.append([subject.alias("__subject")])
     S = C("__subject").fill_null(False)
     hq5 = C("__hq5")
 
@@ -599,33 +620,20 @@ def _decide_steps(plan: Plan) -> list[list[pl.Expr]]:
               .when(fam == "other").then(None)
               .otherwise(False))
     diffusion = C("ep_diffusion") & (fam == "a") & ~to_us.fill_null(False)
+    supercomputer = (C("ep_supercomputer") & eu("supercomputer") & (dest_req | hq_req)).fill_null(False)
     steps.append([ac_req.alias("__ac_req"), (diffusion if enforce else pl.lit(False)).alias("__diff_req"),
-                  dest_req.alias("__dest_req"), hq_req.alias("__hq_req"), diffusion.alias("__diffusion")])
+                  dest_req.alias("__dest_req"), hq_req.alias("__hq_req"), diffusion.alias("__diffusion"),
+                  supercomputer.alias("__supercomputer")])
     tier1, tier3 = dest("tier1"), dest("tier3")
-
-    # "is informed" letters and guidance: record i applies to the items it names
-    letter_req = pl.lit(False)
-    gp10 = pl.lit(False)
-    rec_hits = []
-    for i, prohibits in enumerate(plan.prohibiting_records()):
-        mine = item_rec(i)
-        if prohibits:
-            hit = mine
-            gp10 = gp10 | hit
-        else:
-            hit = mine & (dest(f"rec{i}_dest").fill_null(False) | hq(f"rec{i}_hq").fill_null(False))
-            letter_req = letter_req | hit
-        rec_hits.append(hit)
+    rec_hits = [C(f"__rec{i}") for i in range(len(prohibiting))]
+    letter_req = reduce(lambda a, b: a | b, [h for h, p in zip(rec_hits, prohibiting, strict=True) if not p], pl.lit(False))
+    gp10 = reduce(lambda a, b: a | b, [h for h, p in zip(rec_hits, prohibiting, strict=True) if p], pl.lit(False))
 
     # 4. end use and embargo; 5. parties ---------------------------------------------------------
     eu_unknown = C("__eu").is_null() | eu("unknown")
-    wmd = eu("wmd", "nuclear", "missile", "chemical_biological").fill_null(False)
-    mil_intel = (eu("military_intelligence") & dest("mil_intel")).fill_null(False)
-    military = (eu("military", "military_end_user") & dest("military")).fill_null(False)
-    supercomputer = (C("ep_supercomputer") & eu("supercomputer") & (dest_req | hq_req)).fill_null(False)
-    ic_prod = (C("ep_ic_prod") & eu("advanced_node_ic_production") & dest("ic_prod")).fill_null(False)
-    embargo = dest("embargo").fill_null(False)
-    listed = party("entity_list", "entity_list_fn1", "entity_list_fn4")
+    wmd, mil_intel, military, ic_prod, embargo = C("__wmd"), C("__mil_intel"), C("__military"), C("__ic_prod"), C("__embargo")
+    supercomputer = C("__supercomputer")
+    listed = C("__listed")
     list_unknown = C("__pl").is_null()
     hard = listed | party("meu") | wmd | mil_intel | military | supercomputer | ic_prod | embargo | letter_req
     pod_hard = party("meu") | wmd | mil_intel | military | supercomputer | ic_prod | embargo
@@ -793,7 +801,43 @@ def _decide_steps(plan: Plan) -> list[list[pl.Expr]]:
 
 def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
     """The answer columns, built once per distinct (epoch, item, findings) and so on, then joined
-    to the lines lazily. The classification finding sits at a fixed place in the findings order, so
+    to the lines lazily."""
+    keys = ["__e", "__item_id", "__fm", "__mm", "__cm"]
+    distinct = df.select(keys).unique()
+    answers = _answers(distinct, plan, rulebook)
+    # each line's answer number, then the answer columns gathered by it as the result is written
+    number = df.select(keys).join(distinct.with_row_index("__a"), on=keys, how="left", maintain_order="left", nulls_equal=True)["__a"]
+    lf = df.with_columns(number).lazy().with_columns(pl.lit(answers[c]).gather(pl.col("__a")).alias(c) for c in answers.columns)
+    return lf.with_columns(
+        pl.col("__date").alias("date"),
+        pl.col("__dest").alias("destination"),
+        pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
+        pl.lit(plan.enforce).alias("enforce_codified"),
+        pl.lit(plan.list_hash, dtype=pl.String).alias("list_snapshot_hash"),
+    ).select(OUTPUT_COLUMNS)
+
+
+def _answers(distinct: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.DataFrame:
+    """The answer columns of each distinct answer, in the rows of `distinct`. An answer is a function
+    of the rules of its epoch, the plan's shape, the item and its masks alone: when the items are the
+    catalog's (their facts kept on the rulebook), each answer is kept on the rulebook too, so a
+    question like one answered before builds no text at all."""
+    if not plan.items.shared:
+        return _build_answers(distinct, plan)
+    names = plan.items.names
+    ids = [(plan.shape, e, None if i is None else names[i], fm, mm, cm) for e, i, fm, mm, cm in distinct.iter_rows()]
+    memo = rulebook.memo_of("licensing.answers")
+    rows = {k: memo[k] for k in ids if k in memo}
+    todo = [k not in rows for k in ids]
+    if any(todo):
+        built = _build_answers(distinct.filter(pl.Series(todo)), plan)
+        for j, k in enumerate(k for k, t in zip(ids, todo, strict=True) if t):
+            rows[k] = memo[k] = built.slice(j, 1)
+    return pl.concat([rows[k] for k in ids])
+
+
+def _build_answers(distinct: pl.DataFrame, plan: Plan) -> pl.DataFrame:
+    """`_answers` built: the classification finding sits at a fixed place in the findings order, so
     the findings of a line are: those before it (by epoch and mask), the item's, those after it."""
     epochs = {ep.index: ep for ep in plan.epochs}
     cls_bit = next(k for k, (key, _) in enumerate(plan.findings) if key == "cls")
@@ -813,8 +857,6 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
             cache[(ep.index, key)] = found
         return cache[(ep.index, key)]
 
-    keys = ["__e", "__item_id", "__fm", "__mm", "__cm"]
-    distinct = df.select(keys).unique()
     # the findings of every distinct answer in long form (answer, position, finding), then one list each
     names = [f.name for f in FINDING_DTYPE.inner.fields]  # type: ignore[union-attr]
     long: list[tuple[Any, ...]] = []
@@ -878,16 +920,7 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
     answers = answers.join(per_answer, on="__a", how="left").sort("__a").select(
         pl.col("findings").fill_null(pl.lit([], dtype=FINDING_DTYPE)), "unconfirmed", "missing", "conditions", "rulebook_hash",
         "rule_versions")
-    # each line's answer number, then the answer columns gathered by it as the result is written
-    number = df.select(keys).join(distinct.with_row_index("__a"), on=keys, how="left", maintain_order="left", nulls_equal=True)["__a"]
-    lf = df.with_columns(number).lazy().with_columns(pl.lit(answers[c]).gather(pl.col("__a")).alias(c) for c in answers.columns)
-    return lf.with_columns(
-        pl.col("__date").alias("date"),
-        pl.col("__dest").alias("destination"),
-        pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
-        pl.lit(plan.enforce).alias("enforce_codified"),
-        pl.lit(plan.list_hash, dtype=pl.String).alias("list_snapshot_hash"),
-    ).select(OUTPUT_COLUMNS)
+    return answers
 
 
 def _bits(mask: int) -> list[int]:
