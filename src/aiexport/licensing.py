@@ -817,12 +817,16 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
     ).select(OUTPUT_COLUMNS)
 
 
+KEPT_ANSWERS = 256  # up to this many distinct answers in a call, each is looked up (and kept) on its own
+
+
 def _answers(distinct: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.DataFrame:
     """The answer columns of each distinct answer, in the rows of `distinct`. An answer is a function
     of the rules of its epoch, the plan's shape, the item and its masks alone: when the items are the
     catalog's (their facts kept on the rulebook), each answer is kept on the rulebook too, so a
-    question like one answered before builds no text at all."""
-    if not plan.items.shared:
+    question like one answered before builds no text at all. A book with many distinct answers
+    builds them all at once, as before."""
+    if not plan.items.shared or distinct.height > KEPT_ANSWERS:
         return _build_answers(distinct, plan)
     names = plan.items.names
     ids = [(plan.shape, e, None if i is None else names[i], fm, mm, cm) for e, i, fm, mm, cm in distinct.iter_rows()]
