@@ -28,6 +28,7 @@ import polars as pl
 from aiexport import catalog
 from aiexport.errors import InputError
 from aiexport.evaluate import Compiler, Stages, fmt, outcome, outcome_text
+from aiexport.queries import collect
 from aiexport.rulebook import Resolved, ResolvedInstrument, ResolvedParam, Rulebook, Version
 from aiexport.specs import RATE_FIELDS, frame_from_records, validate_specs
 
@@ -352,7 +353,7 @@ def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int
               for k, (cond, expr) in enumerate(items)]
     if not frames:
         return pl.DataFrame(schema={"__i": pl.UInt32, "__k": pl.Int32, "__r": REASON_DTYPE.inner})
-    return pl.concat(frames).collect()
+    return collect(pl.concat(frames), df.height)
 
 
 def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input", explain: bool = True) -> pl.DataFrame:
@@ -386,12 +387,12 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     has_sys = df.select(pl.col("contains").is_not_null().any()).item()
     keep = [*(WORK_COLUMNS if has_sys else BASE_COLUMNS), *MERGED]
     if brief is not None:  # its one reason is added at the end (step 4)
-        df = lf.select(keep).collect()
+        df = collect(lf.select(keep), df.height)
         blocks: list[pl.DataFrame] = []
     else:  # the reasons read the intermediate truth columns
         tpp_st = Stages("tpp_")
         tpp = tpp_reason(resolved["tpp_metric"], tpp_st)
-        full = tpp_st.apply_lazy(lf).collect()
+        full = collect(tpp_st.apply_lazy(lf), df.height)
         blocks = [long_reasons(full, [tpp, *ic.reasons])]
         df = full.select(keep)
     # 2. systems (4A090), from the IC each contains
@@ -414,14 +415,14 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     else:
         df = _gather_reasons(_inputs_only(df).drop("unconfirmed"), pl.concat(blocks))
         lf = _per_decision(df, LIST_COLUMNS, [[as_list(c) for c in LIST_COLUMNS]], LIST_COLUMNS).lazy()
-    return lf.with_columns(
+    return collect(lf.with_columns(
         pl.lit(as_of.isoformat()).alias("as_of"),
         pl.lit(resolved.scenario, dtype=pl.String).alias("scenario"),
         pl.lit(resolved.rulebook_hash).alias("rulebook_hash"),
         pl.col("tpp").round(4),
         pl.col("performance_density").round(4),
         pl.col("memory_bandwidth_density").round(4),
-    ).select(OUTPUT_COLUMNS).collect()
+    ).select(OUTPUT_COLUMNS), df.height)
 
 
 def _per_decision(df: pl.DataFrame, keys: tuple[str, ...], stages: list[list[pl.Expr]], outputs: tuple[str, ...]) -> pl.DataFrame:
@@ -429,7 +430,7 @@ def _per_decision(df: pl.DataFrame, keys: tuple[str, ...], stages: list[list[pl.
     and joined back (an order book of 100,000 rows holds about a hundred distinct decisions).
     `stages` are applied in turn to the distinct rows; `outputs` replace or add columns of `df`."""
     distinct = df.select(keys).unique()
-    built = reduce(lambda lf, stage: lf.with_columns(stage), stages, distinct.lazy()).select(outputs).collect()
+    built = collect(reduce(lambda lf, stage: lf.with_columns(stage), stages, distinct.lazy()).select(outputs), distinct.height)
     right = distinct.hstack([s.alias(f"__new_{s.name}") for s in built.get_columns()])
     joined = df.join(right, on=list(keys), how="left", maintain_order="left", nulls_equal=True)
     return joined.drop([c for c in outputs if c in df.columns]).rename({f"__new_{c}": c for c in outputs})

@@ -39,6 +39,7 @@ from aiexport import catalog
 from aiexport.chips import SEP, classify_frame
 from aiexport.countries import canonical, scope_set
 from aiexport.errors import InputError
+from aiexport.queries import collect
 from aiexport.rulebook import Provision, Record, Resolved, Rulebook, Scope
 from aiexport.specs import frame_from_records, validate_specs
 
@@ -193,7 +194,8 @@ def check_frame(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.
                 enforce_codified: bool = False, source: str = "input", screen: PartyScreen | None = None) -> pl.DataFrame:
     """Determine every transaction of a validated frame (transactions.validate_transactions);
     returns OUTPUT_COLUMNS in input order."""
-    return check_lazy(tx, rulebook, as_of, specs=specs, enforce_codified=enforce_codified, source=source, screen=screen).collect()
+    return collect(check_lazy(tx, rulebook, as_of, specs=specs, enforce_codified=enforce_codified, source=source, screen=screen),
+                   tx.height, plan=False)
 
 
 def _screened(tx: pl.DataFrame, screen: PartyScreen) -> pl.DataFrame:
@@ -237,7 +239,7 @@ def check_lazy(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.D
     plan = Plan(epochs, items, enforce_codified)
     lf = _decide(lf, plan)
     plan.list_hash = getattr(screen, "snapshot_hash", None) if screen is not None else None
-    return _render(lf.collect(), plan, rulebook)
+    return _render(collect(lf, tx.height, plan=False), plan, rulebook)
 
 
 # --- facts about countries, joined in as bit masks ----------------------------------------------
@@ -307,44 +309,70 @@ class Items:
     texts: dict[tuple[int, int], tuple[str, str, str, str]]  # (epoch, item id) -> classification finding (citation, en, zh, fact)
     unconfirmed: dict[tuple[int, int], list[str]]
     missing: dict[tuple[int, int], str]
+    names: list[str]  # the item as written, by item id
+    shared: bool  # the facts are the rulebook's (catalog items), not a spec file's
 
 
 def _classify_items(tx: pl.DataFrame, epochs: list[Epoch], rulebook: Rulebook, specs: pl.DataFrame | None, source: str) -> Items:
-    frame, meta = _item_specs(tx, specs, source)
+    """Each distinct item of the book classified on each epoch's date. A catalog item's facts on an
+    epoch depend on the rules alone, so they are kept on the rulebook (`memo_of`) and a book that
+    names only items seen before classifies nothing; items of a spec file are classified every time."""
+    names = tx.get_column("item").drop_nulls().unique(maintain_order=True).to_list()
+    known = rulebook.memo_of("licensing.items") if specs is None else {}
+    todo = [n for n in names if any((ep.day, n) not in known for ep in epochs)]
+    if todo:
+        known = {**known, **_item_facts(tx.filter(pl.col("item").is_in(todo)), epochs, rulebook, specs, source)}
+        if specs is None:
+            rulebook.memo_of("licensing.items").update(known)
+    ids = {item: k for k, item in enumerate(names)}
     parts: list[dict[str, Any]] = []
     texts: dict[tuple[int, int], tuple[str, str, str, str]] = {}
     unconf: dict[tuple[int, int], list[str]] = {}
     missing: dict[tuple[int, int], str] = {}
-    if frame is not None:
-        wanted = list(meta)
-        ids = {item: k for k, item in enumerate(wanted)}
-        spec_cols = frame.filter(pl.col("id").is_in(wanted)).select("id", "memory_bw_gbps", "datacenter")
-        by_rules: dict[str, pl.DataFrame] = {}  # epochs whose classification rules are the same share one run
-        for ep in epochs:
-            sig = _classification_signature(ep.resolved)
-            if sig not in by_rules:
-                by_rules[sig] = classify_frame(frame, rulebook, ep.day, source, explain=False).filter(pl.col("id").is_in(wanted))
-            res = by_rules[sig]
-            z = ep.resolved["eccn_z_paragraphs"].version
-            a_z = {p.a_tier for p in z.z_paragraphs} if z else set()
-            b_z = {p.b_tier for p in z.z_paragraphs} if z else set()
-            for row in res.join(spec_cols, on="id", how="left").iter_rows(named=True):
-                item = row["id"]
-                key = (ep.index, ids[item])
-                label = meta[item].get("name") or item
-                r0 = row["reasons"][0] if row["reasons"] else {"citation": "", "text_en": "", "text_zh": "", "fact": "P"}
-                texts[key] = (r0["citation"], f"Classification of {label}: {row['control']} under {row['rule_version']} — {r0['text_en']}",
-                              f"{label} 的归类：{row['control']}（{row['rule_version']}）— {r0['text_zh']}", r0["fact"])
-                unconf[key] = list(row["unconfirmed"])
-                missing[key] = ", ".join(row["missing"])
-                recs = sum(1 << i for i, rec in enumerate(ep.records) if _matches(rec, meta[item], item))
-                le = sum(1 << k for k, code in enumerate(LE_CODES) if code in row["license_exceptions"])
-                parts.append({"__e": ep.index, "item": item, "__item_id": ids[item], "control": row["control"],
-                              "__family": _family(row["control"], a_z, b_z), "__tpp": row["tpp"], "__dram_bw": row["memory_bw_gbps"],
-                              "__datacenter": row["datacenter"], "__le": le, "__recs": recs})
+    for ep in epochs:
+        for item in names:
+            text, unconfirmed, lacking, part = known[(ep.day, item)]
+            key = (ep.index, ids[item])
+            texts[key], unconf[key], missing[key] = text, list(unconfirmed), lacking
+            parts.append({"__e": ep.index, "item": item, "__item_id": ids[item], **part})
     schema = {"__e": pl.Int32, "item": pl.String, "__item_id": pl.Int32, "control": pl.String, "__family": pl.String,
               "__tpp": pl.Float64, "__dram_bw": pl.Float64, "__datacenter": pl.Boolean, "__le": pl.Int64, "__recs": pl.Int64}
-    return Items(pl.DataFrame(parts, schema=schema), texts, unconf, missing)
+    return Items(pl.DataFrame(parts, schema=schema), texts, unconf, missing, names, specs is None)
+
+
+ItemFacts = tuple[tuple[str, str, str, str], tuple[str, ...], str, dict[str, Any]]  # texts, unconfirmed, missing, table columns
+
+
+def _item_facts(tx: pl.DataFrame, epochs: list[Epoch], rulebook: Rulebook, specs: pl.DataFrame | None,
+                source: str) -> dict[tuple[date, str], ItemFacts]:
+    """The classification facts of every item of `tx` on every epoch, by (epoch date, item as written)."""
+    frame, meta = _item_specs(tx, specs, source)
+    facts: dict[tuple[date, str], ItemFacts] = {}
+    if frame is None:
+        return facts
+    wanted = list(meta)
+    spec_cols = frame.filter(pl.col("id").is_in(wanted)).select("id", "memory_bw_gbps", "datacenter")
+    by_rules: dict[str, pl.DataFrame] = {}  # epochs whose classification rules are the same share one run
+    for ep in epochs:
+        sig = _classification_signature(ep.resolved)
+        if sig not in by_rules:
+            by_rules[sig] = classify_frame(frame, rulebook, ep.day, source, explain=False).filter(pl.col("id").is_in(wanted))
+        res = by_rules[sig]
+        z = ep.resolved["eccn_z_paragraphs"].version
+        a_z = {p.a_tier for p in z.z_paragraphs} if z else set()
+        b_z = {p.b_tier for p in z.z_paragraphs} if z else set()
+        for row in res.join(spec_cols, on="id", how="left").iter_rows(named=True):
+            item = row["id"]
+            label = meta[item].get("name") or item
+            r0 = row["reasons"][0] if row["reasons"] else {"citation": "", "text_en": "", "text_zh": "", "fact": "P"}
+            text = (r0["citation"], f"Classification of {label}: {row['control']} under {row['rule_version']} — {r0['text_en']}",
+                    f"{label} 的归类：{row['control']}（{row['rule_version']}）— {r0['text_zh']}", r0["fact"])
+            recs = sum(1 << i for i, rec in enumerate(ep.records) if _matches(rec, meta[item], item))
+            le = sum(1 << k for k, code in enumerate(LE_CODES) if code in row["license_exceptions"])
+            facts[(ep.day, item)] = (text, tuple(row["unconfirmed"]), ", ".join(row["missing"]), {
+                "control": row["control"], "__family": _family(row["control"], a_z, b_z), "__tpp": row["tpp"],
+                "__dram_bw": row["memory_bw_gbps"], "__datacenter": row["datacenter"], "__le": le, "__recs": recs})
+    return facts
 
 
 LE_CODES = ("NAC", "NAC/ACA", "HBM")
@@ -491,6 +519,7 @@ class Plan:
     conditions: list[str] = field(default_factory=list)
     condition_conds: list[pl.Expr] = field(default_factory=list)
     list_hash: str | None = None  # the list snapshot the parties were screened against, if any
+    shape: tuple[bool, tuple[bool, ...]] = (False, ())  # what the meaning of the mask bits depends on (set by _decide)
 
     def finding(self, cond: pl.Expr, key: str, effect: str) -> None:
         self.findings.append((key, effect))
@@ -504,9 +533,10 @@ class Plan:
         self.conditions.append(what)
         self.condition_conds.append(cond)
 
-    @property
-    def n_records(self) -> int:
-        return max((len(ep.records) for ep in self.epochs), default=0)
+    def prohibiting_records(self) -> tuple[bool, ...]:
+        """For each record position: does the record there prohibit on every epoch that has one (guidance), or name destinations (letters)?"""
+        n = max((len(ep.records) for ep in self.epochs), default=0)
+        return tuple({ep.records[i].effect for ep in self.epochs if i < len(ep.records)} == {"prohibited"} for i in range(n))
 
 
 def _mask(conds: list[pl.Expr]) -> pl.Expr:
@@ -518,7 +548,26 @@ def _mask(conds: list[pl.Expr]) -> pl.Expr:
 
 
 def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """The steps, as columns added to the lines. Their expressions depend only on the shape of the
+    plan (Diffusion enforced or not, which records prohibit), so they are built once per shape."""
+    key = plan.shape = (plan.enforce, plan.prohibiting_records())
+    built = _DECIDED.get(key)
+    if built is None:
+        built = _DECIDED[key] = (_decide_steps(plan), plan.findings, plan.missing, plan.conditions)
+    steps, plan.findings, plan.missing, plan.conditions = built
+    for step in steps:
+        lf = lf.with_columns(step)
+    return lf.select("id", "__date", "verdict", "license_exception", "review_policy", "earliest_ship_date", "item", "control",
+                     "__dest", "__e", "__item_id", "__fm", "__mm", "__cm")
+
+
+_DECIDED: dict[tuple[bool, tuple[bool, ...]], tuple[list[list[pl.Expr]], list[tuple[str, str]], list[str], list[str]]] = {}
+
+
+def _decide_steps(plan: Plan) -> list[list[pl.Expr]]:
+    """The steps' expressions, stage by stage; registers the findings, missing facts and conditions in `plan`."""
     C = pl.col
+    steps: list[list[pl.Expr]] = []
     enforce = plan.enforce
     fam = C("__family")
     ac_ab = fam.is_in(["a", "b", "z", "ac"])
@@ -529,17 +578,33 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     in_us = C("from_country") == "US"
     foreign = origin.is_in(["foreign_made", "foreign_direct_product"])
     threshold = pl.when(dest("e_groups")).then(C("ep_de_min_e")).otherwise(C("ep_de_min"))
-    de_min = foreign & (C("us_content_pct") > threshold)
     fdp_reach = dest("dest_scope") | hq("hq_scope")
     if enforce:  # the Diffusion rule made 734.9(h) reach every destination (codified, not enforced)
         fdp_reach = fdp_reach | (C("ep_diffusion") & (fam == "a"))
     fdp = origin == "foreign_direct_product"
-    fdp_ac = fdp & (ac_ab | (fam == "c")) & fdp_reach
-    fdp_fn1 = fdp & party("entity_list_fn1")
-    fdp_fn4 = fdp & party("entity_list_fn4")
-    subject = in_us | (origin == "us_origin") | fdp_ac | fdp_fn1 | fdp_fn4 | de_min
-    lf = lf.with_columns(subject.alias("__subject"), in_us.alias("__in_us"), hq("hq_scope").alias("__hq5"),
-                         hq_all("tier1").alias("__hq_t1"))
+    # the facts several steps read are computed once, as columns: a small query is costed by the
+    # size of its expressions, and a large one is spared repeating them
+    facts = {
+        "__in_us": in_us, "__hq5": hq("hq_scope"), "__hq_t1": hq_all("tier1"),
+        "__fdp_ac": fdp & (ac_ab | (fam == "c")) & fdp_reach, "__fdp_fn1": fdp & party("entity_list_fn1"),
+        "__fdp_fn4": fdp & party("entity_list_fn4"), "__de_min": foreign & (C("us_content_pct") > threshold),
+        # 4. end use and embargo; 5. parties
+        "__wmd": eu("wmd", "nuclear", "missile", "chemical_biological").fill_null(False),
+        "__mil_intel": (eu("military_intelligence") & dest("mil_intel")).fill_null(False),
+        "__military": (eu("military", "military_end_user") & dest("military")).fill_null(False),
+        "__ic_prod": (C("ep_ic_prod") & eu("advanced_node_ic_production") & dest("ic_prod")).fill_null(False),
+        "__embargo": dest("embargo").fill_null(False),
+        "__listed": party("entity_list", "entity_list_fn1", "entity_list_fn4"),
+    }
+    # "is informed" letters and guidance: record i applies to the items it names
+    prohibiting = plan.prohibiting_records()
+    for i, prohibits in enumerate(prohibiting):
+        mine = item_rec(i)
+        facts[f"__rec{i}"] = mine if prohibits else mine & (dest(f"rec{i}_dest").fill_null(False) | hq(f"rec{i}_hq").fill_null(False))
+    steps.append([expr.alias(name) for name, expr in facts.items()])
+    fdp_ac, fdp_fn1, fdp_fn4, de_min = C("__fdp_ac"), C("__fdp_fn1"), C("__fdp_fn4"), C("__de_min")
+    subject = C("__in_us") | (origin == "us_origin") | fdp_ac | fdp_fn1 | fdp_fn4 | de_min
+    steps.append([subject.alias("__subject")])
     S = C("__subject").fill_null(False)
     hq5 = C("__hq5")
 
@@ -555,39 +620,25 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
               .when(fam == "other").then(None)
               .otherwise(False))
     diffusion = C("ep_diffusion") & (fam == "a") & ~to_us.fill_null(False)
-    lf = lf.with_columns(ac_req.alias("__ac_req"), (diffusion if enforce else pl.lit(False)).alias("__diff_req"),
-                         dest_req.alias("__dest_req"), hq_req.alias("__hq_req"), diffusion.alias("__diffusion"))
+    supercomputer = (C("ep_supercomputer") & eu("supercomputer") & (dest_req | hq_req)).fill_null(False)
+    steps.append([ac_req.alias("__ac_req"), (diffusion if enforce else pl.lit(False)).alias("__diff_req"),
+                  dest_req.alias("__dest_req"), hq_req.alias("__hq_req"), diffusion.alias("__diffusion"),
+                  supercomputer.alias("__supercomputer")])
     tier1, tier3 = dest("tier1"), dest("tier3")
-
-    # "is informed" letters and guidance: record i applies to the items it names
-    letter_req = pl.lit(False)
-    gp10 = pl.lit(False)
-    rec_hits = []
-    for i in range(plan.n_records):
-        effects = {ep.records[i].effect for ep in plan.epochs if i < len(ep.records)}
-        mine = item_rec(i)
-        if effects == {"prohibited"}:
-            hit = mine
-            gp10 = gp10 | hit
-        else:
-            hit = mine & (dest(f"rec{i}_dest").fill_null(False) | hq(f"rec{i}_hq").fill_null(False))
-            letter_req = letter_req | hit
-        rec_hits.append(hit)
+    rec_hits = [C(f"__rec{i}") for i in range(len(prohibiting))]
+    letter_req = reduce(lambda a, b: a | b, [h for h, p in zip(rec_hits, prohibiting, strict=True) if not p], pl.lit(False))
+    gp10 = reduce(lambda a, b: a | b, [h for h, p in zip(rec_hits, prohibiting, strict=True) if p], pl.lit(False))
 
     # 4. end use and embargo; 5. parties ---------------------------------------------------------
     eu_unknown = C("__eu").is_null() | eu("unknown")
-    wmd = eu("wmd", "nuclear", "missile", "chemical_biological").fill_null(False)
-    mil_intel = (eu("military_intelligence") & dest("mil_intel")).fill_null(False)
-    military = (eu("military", "military_end_user") & dest("military")).fill_null(False)
-    supercomputer = (C("ep_supercomputer") & eu("supercomputer") & (dest_req | hq_req)).fill_null(False)
-    ic_prod = (C("ep_ic_prod") & eu("advanced_node_ic_production") & dest("ic_prod")).fill_null(False)
-    embargo = dest("embargo").fill_null(False)
-    listed = party("entity_list", "entity_list_fn1", "entity_list_fn4")
+    wmd, mil_intel, military, ic_prod, embargo = C("__wmd"), C("__mil_intel"), C("__military"), C("__ic_prod"), C("__embargo")
+    supercomputer = C("__supercomputer")
+    listed = C("__listed")
     list_unknown = C("__pl").is_null()
     hard = listed | party("meu") | wmd | mil_intel | military | supercomputer | ic_prod | embargo | letter_req
     pod_hard = party("meu") | wmd | mil_intel | military | supercomputer | ic_prod | embargo
-    lf = lf.with_columns(hard.alias("__hard"), (party("dpl", "sdn") | gp10).alias("__prohibited"), eu_unknown.alias("__eu_unknown"),
-                         pod_hard.alias("__pod_hard"))
+    steps.append([hard.alias("__hard"), (party("dpl", "sdn") | gp10).alias("__prohibited"), eu_unknown.alias("__eu_unknown"),
+                  pod_hard.alias("__pod_hard")])
 
     # 6. exceptions --------------------------------------------------------------------------------
     d5m = dest("d5m") | hq5
@@ -609,7 +660,7 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
                .when(nac_item & ~C("__datacenter").fill_null(True)).then(pl.lit("ACA"))
                .when(lpp_fits).then(pl.lit("LPP"))
                .when(lpp_fits.is_null()).then(pl.lit("?")))
-    lf = lf.with_columns(pl.coalesce(baseline_le, diff_le).alias("__le_code"), lpp_fits.alias("__lpp_fits"))
+    steps.append([pl.coalesce(baseline_le, diff_le).alias("__le_code"), lpp_fits.alias("__lpp_fits")])
 
     # 7. review policy (rank: 1 approval, 2 case by case, 3 denial; 0 = none or unknown) ------------
     line = (C("ep_line") & (C("kind") == "export") & C("__in_us") & dest("line_2026")
@@ -625,7 +676,7 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     lic_ac = C("__ac_req") | C("__diff_req")
     rank = pl.max_horizontal(pl.when(lic_ac.fill_null(False)).then(ac_rank).otherwise(0), pl.when(listed).then(el_rank).otherwise(0),
                              pl.when(C("__pod_hard")).then(3).otherwise(0))
-    lf = lf.with_columns(rank.alias("__rank"), line.fill_null(False).alias("__line"))
+    steps.append([rank.alias("__rank"), line.fill_null(False).alias("__line")])
 
     # the verdict ----------------------------------------------------------------------------------
     code = C("__le_code")
@@ -638,15 +689,15 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
                .when(lic_ac & (code == "NAC")).then(pl.lit("notification_required"))
                .when(lic_ac & code.is_not_null()).then(pl.lit("license_exception"))
                .otherwise(pl.lit("no_license_required")))
-    lf = lf.with_columns(verdict.alias("verdict"))
-    lf = lf.with_columns(
+    steps.append([verdict.alias("verdict")])
+    steps.append([
         pl.when(C("verdict").is_in(["license_exception", "notification_required"])).then(code).alias("license_exception"),
         pl.when(C("verdict") == "license_required").then(
             C("__rank").replace_strict({1: POLICIES[0], 2: POLICIES[1], 3: POLICIES[2]}, default=None, return_dtype=pl.String)
         ).alias("review_policy"),
         pl.when(C("verdict") == "notification_required").then(
             pl.coalesce("notification_date", "__date") + pl.duration(days=C("ep_wait_days").cast(pl.Int64))).alias("earliest_ship_date"),
-    )
+    ])
 
     # the findings, in pipeline order ------------------------------------------------------------
     add = plan.finding
@@ -740,10 +791,9 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
                  "independent third-party testing in the US"):
         cond(acl & on_line, f"certify: {text}")
     cond(party("uvl") & ~lic, "UVL statement from the party before export")
-    return lf.with_columns(_mask(plan.finding_conds).alias("__fm"), _mask(plan.missing_conds).alias("__mm"),
-                           _mask(plan.condition_conds).alias("__cm")).select(
-        "id", "__date", "verdict", "license_exception", "review_policy", "earliest_ship_date", "item", "control", "__dest", "__e",
-        "__item_id", "__fm", "__mm", "__cm")
+    steps.append([_mask(plan.finding_conds).alias("__fm"), _mask(plan.missing_conds).alias("__mm"),
+                  _mask(plan.condition_conds).alias("__cm")])
+    return steps
 
 
 # --- the answer: texts built once per distinct answer, joined back ------------------------------
@@ -751,7 +801,47 @@ def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
 
 def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
     """The answer columns, built once per distinct (epoch, item, findings) and so on, then joined
-    to the lines lazily. The classification finding sits at a fixed place in the findings order, so
+    to the lines lazily."""
+    keys = ["__e", "__item_id", "__fm", "__mm", "__cm"]
+    distinct = df.select(keys).unique()
+    answers = _answers(distinct, plan, rulebook)
+    # each line's answer number, then the answer columns gathered by it as the result is written
+    number = df.select(keys).join(distinct.with_row_index("__a"), on=keys, how="left", maintain_order="left", nulls_equal=True)["__a"]
+    lf = df.with_columns(number).lazy().with_columns(pl.lit(answers[c]).gather(pl.col("__a")).alias(c) for c in answers.columns)
+    return lf.with_columns(
+        pl.col("__date").alias("date"),
+        pl.col("__dest").alias("destination"),
+        pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
+        pl.lit(plan.enforce).alias("enforce_codified"),
+        pl.lit(plan.list_hash, dtype=pl.String).alias("list_snapshot_hash"),
+    ).select(OUTPUT_COLUMNS)
+
+
+KEPT_ANSWERS = 256  # up to this many distinct answers in a call, each is looked up (and kept) on its own
+
+
+def _answers(distinct: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.DataFrame:
+    """The answer columns of each distinct answer, in the rows of `distinct`. An answer is a function
+    of the rules of its epoch, the plan's shape, the item and its masks alone: when the items are the
+    catalog's (their facts kept on the rulebook), each answer is kept on the rulebook too, so a
+    question like one answered before builds no text at all. A book with many distinct answers
+    builds them all at once, as before."""
+    if not plan.items.shared or distinct.height > KEPT_ANSWERS:
+        return _build_answers(distinct, plan)
+    names = plan.items.names
+    ids = [(plan.shape, e, None if i is None else names[i], fm, mm, cm) for e, i, fm, mm, cm in distinct.iter_rows()]
+    memo = rulebook.memo_of("licensing.answers")
+    rows = {k: memo[k] for k in ids if k in memo}
+    todo = [k not in rows for k in ids]
+    if any(todo):
+        built = _build_answers(distinct.filter(pl.Series(todo)), plan)
+        for j, k in enumerate(k for k, t in zip(ids, todo, strict=True) if t):
+            rows[k] = memo[k] = built.slice(j, 1)
+    return pl.concat([rows[k] for k in ids])
+
+
+def _build_answers(distinct: pl.DataFrame, plan: Plan) -> pl.DataFrame:
+    """`_answers` built: the classification finding sits at a fixed place in the findings order, so
     the findings of a line are: those before it (by epoch and mask), the item's, those after it."""
     epochs = {ep.index: ep for ep in plan.epochs}
     cls_bit = next(k for k, (key, _) in enumerate(plan.findings) if key == "cls")
@@ -771,8 +861,6 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
             cache[(ep.index, key)] = found
         return cache[(ep.index, key)]
 
-    keys = ["__e", "__item_id", "__fm", "__mm", "__cm"]
-    distinct = df.select(keys).unique()
     # the findings of every distinct answer in long form (answer, position, finding), then one list each
     names = [f.name for f in FINDING_DTYPE.inner.fields]  # type: ignore[union-attr]
     long: list[tuple[Any, ...]] = []
@@ -836,16 +924,7 @@ def _render(df: pl.DataFrame, plan: Plan, rulebook: Rulebook) -> pl.LazyFrame:
     answers = answers.join(per_answer, on="__a", how="left").sort("__a").select(
         pl.col("findings").fill_null(pl.lit([], dtype=FINDING_DTYPE)), "unconfirmed", "missing", "conditions", "rulebook_hash",
         "rule_versions")
-    # each line's answer number, then the answer columns gathered by it as the result is written
-    number = df.select(keys).join(distinct.with_row_index("__a"), on=keys, how="left", maintain_order="left", nulls_equal=True)["__a"]
-    lf = df.with_columns(number).lazy().with_columns(pl.lit(answers[c]).gather(pl.col("__a")).alias(c) for c in answers.columns)
-    return lf.with_columns(
-        pl.col("__date").alias("date"),
-        pl.col("__dest").alias("destination"),
-        pl.lit(rulebook.scenario.scenario.id if rulebook.scenario else None, dtype=pl.String).alias("scenario"),
-        pl.lit(plan.enforce).alias("enforce_codified"),
-        pl.lit(plan.list_hash, dtype=pl.String).alias("list_snapshot_hash"),
-    ).select(OUTPUT_COLUMNS)
+    return answers
 
 
 def _bits(mask: int) -> list[int]:

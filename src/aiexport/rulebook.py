@@ -493,6 +493,14 @@ class Rulebook:
             self._flat[iid] = self._flatten(inst)
         self._check_params()
         self._resolved: dict[date, Resolved] = {}
+        self.memo: dict[str, dict[Any, Any]] = {}  # what the engine derives from these rules alone, kept by its modules
+
+    def memo_of(self, name: str, limit: int = 4096) -> dict[Any, Any]:
+        """A cache of values derived from this rulebook only (none from the input), emptied when it grows past `limit`."""
+        table = self.memo.setdefault(name, {})
+        if len(table) > limit:
+            table.clear()
+        return table
 
     # loading ----------------------------------------------------------------------------------
     @classmethod

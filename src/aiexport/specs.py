@@ -18,6 +18,7 @@ import polars as pl
 import yaml
 
 from aiexport.errors import InputError, read_input
+from aiexport.queries import collect
 
 #: Dense peak rates, in TFLOPS or TOPS, one column per precision. Sparse figures must be halved
 #: (or left out) by the user: the engine never treats a sparse figure as dense.
@@ -224,8 +225,8 @@ def validate_specs(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
         return pl.when(s != "").then(s).alias(c)
 
     absent = [c for c in SPEC_COLUMNS if c not in raw.columns]
-    df = raw.lazy().with_columns(cleaned(c) for c in text_cols).with_columns(
-        *[pl.lit(None, dtype=pl.String).alias(c) for c in absent], pl.int_range(1, pl.len() + 1).alias("__row")).collect()
+    df = collect(raw.lazy().with_columns(cleaned(c) for c in text_cols).with_columns(
+        *[pl.lit(None, dtype=pl.String).alias(c) for c in absent], pl.int_range(1, pl.len() + 1).alias("__row")), raw.height)
 
     empty = frozenset(c for c, n in zip(df.columns, df.null_count().row(0), strict=True) if n == df.height)
     casts, checks = _validation(empty)

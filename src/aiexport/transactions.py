@@ -22,6 +22,7 @@ import polars as pl
 import yaml
 
 from aiexport.errors import InputError, read_input
+from aiexport.queries import collect
 from aiexport.specs import _fail, string_frame
 
 #: Every assigned ISO 3166-1 alpha-2 code (249, as published by the ISO 3166 Maintenance Agency).
@@ -408,11 +409,31 @@ def _typed(kind: str) -> pl.Expr:
     return pl.when(eccn.str.contains(_ECCN_RE)).then(eccn)
 
 
-def _mapped(field: str, kind: str, distinct: pl.Series) -> tuple[pl.Expr, pl.Series, pl.Expr | None]:
+Mapped = tuple[pl.Expr, pl.Series, pl.Expr | None]
+_MAPPED: dict[tuple[str, str, pl.DataType, tuple[Any, ...]], Mapped] = {}
+_MAPPED_VALUES = 64  # columns with up to this many distinct values have their mapping kept
+_MAPPED_KEEP = 4096
+
+
+def _mapped(field: str, kind: str, distinct: pl.Series) -> Mapped:
     """Normalise and check the distinct values of a coded column, then map them back onto every row.
 
     Returns the typed column (an expression over the raw column), the raw values that are not valid,
-    and, for end_use, the free text after its ':' (None when there is none)."""
+    and, for end_use, the free text after its ':' (None when there is none). A pure function of its
+    arguments: kept for columns of few distinct values (the same few countries and codes come back
+    in question after question)."""
+    if distinct.len() > _MAPPED_VALUES:
+        return _map_values(field, kind, distinct)
+    key = (field, kind, distinct.dtype, tuple(distinct.to_list()))
+    found = _MAPPED.get(key)
+    if found is None:
+        if len(_MAPPED) >= _MAPPED_KEEP:
+            _MAPPED.clear()
+        found = _MAPPED[key] = _map_values(field, kind, distinct)
+    return found
+
+
+def _map_values(field: str, kind: str, distinct: pl.Series) -> Mapped:
     u = pl.DataFrame({"raw": distinct}).drop_nulls().with_columns(pl.col("raw").str.strip_chars().replace("", None).alias("v"))
     u = u.with_columns(_typed(kind).alias("typed"))
     if kind == "end_use":
@@ -524,10 +545,10 @@ def _numeric_checks(field: str, kind: str, help_text: str, given: pl.Expr) -> li
     return checks
 
 
-def _collect(query: pl.LazyFrame) -> pl.DataFrame:
+def _collect(query: pl.LazyFrame, rows: int) -> pl.DataFrame:
     """Run a query on the in-memory engine: on whole columns it is markedly faster here than the streaming
     engine an eager call may pick (which splits the columns into morsels and joins them again)."""
-    return query.collect(engine="in-memory")
+    return collect(query, rows, plan=False, engine="in-memory")
 
 
 def validate_transactions(raw: pl.DataFrame, source: str = "input") -> pl.DataFrame:
@@ -546,7 +567,7 @@ def validate_transactions(raw: pl.DataFrame, source: str = "input") -> pl.DataFr
     nulls = raw.null_count().row(0, named=True)
     live = {c for c in raw.columns if nulls[c] < n}  # columns with at least one cell given
     coded = [c for c in TX_COLUMNS if c in live and TX_FIELDS[c][0] in _CODED]
-    distinct = _collect(raw.lazy().select(pl.col(c).unique().implode() for c in coded)) if coded else None
+    distinct = _collect(raw.lazy().select(pl.col(c).unique().implode() for c in coded), n) if coded else None
 
     exprs: dict[str, pl.Expr] = {}  # field -> its typed value, computed into `__t_{field}`
     checks: list[tuple[str, pl.Expr, Message, Message]] = [  # (field, bad-cell mask, problem, fix), in field order
@@ -576,14 +597,14 @@ def validate_transactions(raw: pl.DataFrame, source: str = "input") -> pl.DataFr
         exprs["end_use_text"] = pl.coalesce(exprs["end_use_text"], end_use_text)
 
     work = _collect(raw.lazy().with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("__row"),
-                                            *[e.alias(f"__t_{f}") for f, e in exprs.items()]))
+                                            *[e.alias(f"__t_{f}") for f, e in exprs.items()]), n)
     firsts = _collect(work.lazy().select(*[pl.col("__row").filter(mask.fill_null(False)).min().alias(str(i))
-                                           for i, (_, mask, _, _) in enumerate(checks)], pl.col("__t_id").hash().n_unique().alias("__ids")))
+                                           for i, (_, mask, _, _) in enumerate(checks)], pl.col("__t_id").hash().n_unique().alias("__ids")), n)
     *firsts_rows, n_ids = firsts.row(0)
     bad_rows = [(row, i) for i, row in enumerate(firsts_rows) if row is not None]
     if n_ids < n:  # a repeat (or a hash collision): find it exactly
         ids = pl.col("__t_id")
-        dup = _collect(work.lazy().select(pl.col("__row").filter(ids.is_not_null() & ~ids.is_first_distinct()).min())).item()
+        dup = _collect(work.lazy().select(pl.col("__row").filter(ids.is_not_null() & ~ids.is_first_distinct()).min()), n).item()
         if dup is not None:
             first = work.filter(ids == work.item(dup - 1, "__t_id")).item(0, "__row")
             checks.append(("id", ids, f"duplicate id {{value!r}} (also in row {first})", "give each row a unique id"))
@@ -601,7 +622,7 @@ def validate_transactions(raw: pl.DataFrame, source: str = "input") -> pl.DataFr
             return message(value) if callable(message) else message.format(value=value)
 
         raise _fail(source, row, field, render(problem), render(fix))
-    return _collect(work.lazy().select("__row", *[pl.col(f"__t_{c}").cast(_DTYPES.get(TX_FIELDS[c][0], pl.String)).alias(c) for c in TX_COLUMNS]))
+    return _collect(work.lazy().select("__row", *[pl.col(f"__t_{c}").cast(_DTYPES.get(TX_FIELDS[c][0], pl.String)).alias(c) for c in TX_COLUMNS]), n)
 
 
 def transactions_from_python(tx: Mapping[str, Any] | Iterable[Mapping[str, Any]], source: str = "transaction") -> pl.DataFrame:

@@ -1,12 +1,14 @@
-"""A fast path for the questions asked most: POST /v1/classify and /v1/check whose answer is already
-in the per-process answer cache, from a caller whose key is already in the key cache.
+"""A fast path for the questions asked most: POST /v1/classify and /v1/check from a caller whose key
+is already in the key cache.
 
 It answers exactly what the full route answers (the same bytes, recorded on the audit record with
 the same input and the caller's identity) without the framework's routing, dependency solving and
-body model: a cached answer was made from a body the route had accepted, and the route's body model
-leaves an accepted body unchanged, so the raw body's canonical JSON is the cache key. Anything else
-(no or unknown key, another content type, a query option it does not know, an answer not cached,
-any error) goes on to the full application with the body untouched.
+body model. The route's body model accepts a JSON object whose declared fields are all scalars (or
+null) and leaves it unchanged, so such a body goes to the engine as it is: from the answer cache
+(the raw body's canonical JSON is the key) or, for a new question, through the same engine call as
+the route's. Anything else (no or unknown key, another content type, a query option it does not
+know, a body the model would refuse, any error, including the engine's refusal of a bad input) goes
+on to the full application with the body untouched, which answers or reports it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ from aiexport.api import answers
 from aiexport.api.keys import Caller, cached
 from aiexport.api.limits import limits
 from aiexport.api.recorder import record
+from aiexport.specs import FIELDS as SPEC_FIELDS
+from aiexport.transactions import TX_FIELDS
 
 OPTIONS = {"/v1/classify": {"as_of", "scenario"}, "/v1/check": {"as_of", "scenario", "enforce_codified", "screen"}}
+DECLARED = {"/v1/classify": frozenset(SPEC_FIELDS), "/v1/check": frozenset(TX_FIELDS)}  # the body models' fields (routes.py)
+MAX_LENGTH = {"as_of": 40, "scenario": 100}  # the routes' query limits
 BOOLS = {"true": True, "false": False}
+SCALARS = (str, int, float, bool)
 
 
 class FastPath:
@@ -75,25 +82,27 @@ class FastPath:
         opts = dict(query)
         if len(opts) != len(query) or not set(opts) <= OPTIONS[path]:
             return False
+        if any(len(opts.get(name) or "") > limit for name, limit in MAX_LENGTH.items()):
+            return False
         body = json.loads(raw)
         if not isinstance(body, dict) or not body:
             return False
+        if not all(v is None or isinstance(v, SCALARS) for k, v in body.items() if k in DECLARED[path]):
+            return False  # the body model refuses it (422)
         day = answers.as_of(opts.get("as_of") or None)
         scenario_raw = opts.get("scenario")
         scenario = scenario_raw or None
         if path == "/v1/classify":
-            line = answers.answer_cache.get(("classify", answers.canonical(body), day, scenario))
+            line = await answers.classify_async(body, day, scenario)  # from the answer cache, or the engine
             inp: dict[str, Any] = {"request": body, "as_of": day.isoformat(), "scenario": scenario_raw}
             kind = "classify"
         else:
             enforce = BOOLS.get(opts.get("enforce_codified", "false"))
             if enforce is None or BOOLS.get(opts.get("screen", "false")) is not False:
                 return False
-            line = answers.answer_cache.get(("check", answers.canonical(body), day, scenario, enforce, None))
+            line = await answers.check_async(body, day, scenario, enforce)
             inp = {"request": body, "as_of": day.isoformat(), "scenario": scenario_raw, "enforce_codified": enforce, "screen": False}
             kind = "check"
-        if line is None:
-            return False
         await record(kind, inp, json.loads(line), caller.identity)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-length", str(len(line)).encode()), (b"content-type", b"application/json")]})
