@@ -294,7 +294,7 @@ class Index:
         for r, (tokens, compact, han) in enumerate(zip(forms.tokens, forms.compact, forms.han.tolist(), strict=True)):
             per_token: list[tuple[int, list[int]]] = []  # (df of the best list token, candidate list tokens) per query token
             unknown_tokens: list[str] = []
-            for t in set(tokens):
+            for t in dict.fromkeys(tokens):  # in the query's order: equal df keep it, in every process
                 if t in tok_ids:
                     i = tok_ids[t]
                     per_token.append((int(tok_len[i]), [i]))
@@ -302,7 +302,7 @@ class Index:
                 near = {i for v in _deletions(t) for i in self.near.get(v, ())}
                 if near:
                     vocab = self.vocab
-                    best = sorted(near, key=lambda i: -fuzz.ratio(t, vocab[i]))[:NEAR]
+                    best = sorted(near, key=lambda i: (-fuzz.ratio(t, vocab[i]), vocab[i]))[:NEAR]
                     per_token.append((int(tok_len[best[0]]), best))
                 else:
                     unknown_tokens.append(t)  # nothing one edit away: trigrams will look
@@ -319,7 +319,7 @@ class Index:
                 # trigrams of the unknown tokens (a typo, two words run together), or of the whole name
                 # (a name read from Chinese, or with no known token: the whole name's grams)
                 pieces = [compact] if han or not ranked else unknown_tokens
-                gs = sorted({gram_ids[g] for text in pieces for g in grams(text) if g in gram_ids}, key=gram_len.__getitem__)
+                gs = sorted({gram_ids[g] for text in pieces for g in grams(text) if g in gram_ids}, key=lambda g: (gram_len[g], g))
                 pick = [g for g in gs[:RARE_GRAMS] if gram_len[g] <= MAX_GRAM_DF] or gs[:MIN_GRAMS]
                 g_rows.extend([r] * len(pick))
                 g_keys.extend(pick)
@@ -402,7 +402,7 @@ class Index:
         (harmonic mean of the share of each side's token weight found on the other side). The list
         side's tokens and weights are prepared once, at build (`name_token_keys`, `name_weight`)."""
         idf, default, token_ids = self.token_idf, self.max_idf, self.tokens.gram_ids
-        per_row = [set(tokens) for tokens in forms.tokens]
+        per_row = [dict.fromkeys(tokens) for tokens in forms.tokens]
         count = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
         ids = np.fromiter((token_ids.get(t, -1) for ts in per_row for t in ts), dtype=np.int64, count=int(count.sum()))
         weight = np.fromiter((idf.get(t, default) for ts in per_row for t in ts), dtype=np.float64, count=len(ids))
