@@ -130,6 +130,11 @@ def _strings(values: list[str]) -> np.ndarray:
     return out
 
 
+def _sorted_tokens(key: str) -> str:
+    """A key's tokens in sorted order: fuzz.ratio of two of these is fuzz.token_sort_ratio of the keys."""
+    return " ".join(sorted(key.split()))
+
+
 def _starts(*keys: np.ndarray) -> np.ndarray:
     """The first index of each run of equal values (of every key at once) in arrays sorted by them."""
     if len(keys[0]) == 0:
@@ -157,10 +162,10 @@ def _summed(row: np.ndarray, name: np.ndarray, w: np.ndarray, n_names: int) -> t
     (integers: exact in any order). The hits of a row come in runs sorted by name, which a stable sort merges fast."""
     key = row.astype(np.int64) * n_names + name
     order = np.argsort(key, kind="stable")
-    key = key[order]
-    first = _starts(key)
-    row, name = np.divmod(key[first], n_names)
-    return row, name, np.add.reduceat(w[order], first) if len(first) else w[:0]
+    first = _starts(key[order])
+    total = np.cumsum(w[order])
+    last = total[np.r_[first[1:], len(order)] - 1] if len(first) else total[:0]
+    return row[order[first]], name[order[first]], np.diff(last, prepend=0)
 
 
 def _best_in_rows(row: np.ndarray, w: np.ndarray, lq: np.ndarray, ln: np.ndarray, k: int) -> np.ndarray:
@@ -246,6 +251,7 @@ class Index:
         # per name, the texts the scorers compare (object arrays: a batch's pairs are gathered in one step)
         index.name_entry = names["entry"].to_numpy()
         index.names_compact, index.names_key = _strings(compacts), _strings(names["key"].to_list())
+        index.names_sorted = _strings([_sorted_tokens(k) for k in index.names_key])
         index.names_tokens = names["tokens"].to_list()
         index.names_raw = _strings([raw_compact(t) for t in names["matched_name"].to_list()])
         index.names_matched = names["matched_name"].to_list()
@@ -355,8 +361,9 @@ class Index:
         q_raw = _strings([raw_compact(text or "") for text in queries])
         ratio = np.maximum(edit_similarity(_strings(forms.compact)[rows].tolist(), self.names_compact[nids].tolist()),
                            edit_similarity(q_raw[forms.q[rows]].tolist(), self.names_raw[nids].tolist()))
-        order = process.cpdist(_strings(forms.key)[rows].tolist(), self.names_key[nids].tolist(), scorer=fuzz.token_sort_ratio,
-                               workers=-1).astype(np.float64) / 100
+        # the token-sort similarity (fuzz.token_sort_ratio), the names' tokens sorted once, at build
+        order = process.cpdist(_strings([_sorted_tokens(k) for k in forms.key])[rows].tolist(), self.names_sorted[nids].tolist(),
+                               scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100
         agree = self._exact_agreement(forms, rows, nids)
         han = forms.han[rows]
         if han.any():  # names read from Chinese: fuzzy token agreement (pinyin runs, near spellings), slower, few
