@@ -34,6 +34,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from aiexport.parties.names import Form, deletions, has_han, normalise, raw_compact
+from aiexport.parties.twin import Twin
 
 #: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
 #: and false alerts on names of Chinese companies that are on no list
@@ -55,6 +56,11 @@ MAX_GRAM_DF = 100
 #: tokens in more names than this ("technology", "trade") only serve when a name has nothing rarer
 MAX_TOKEN_DF = 300
 MIN_GRAMS = 3
+#: queries matched at once (the candidate arrays grow with it)
+CHUNK = 4096
+#: a batch this large or larger is matched in two processes (`search`): below it, handing half to
+#: the other process costs about what it saves
+PARALLEL_MIN = 1000
 
 
 def _deletions(token: str) -> set[str]:
@@ -120,7 +126,27 @@ class Forms:
     tokens: list[list[str]]
 
     def row(self, r: int) -> dict[str, Any]:
-        return {"q": int(self.q[r]), "f": int(self.f[r]), "key": self.key[r], "how": self.how[r], "tokens": self.tokens[r]}
+        return {"key": self.key[r], "how": self.how[r], "tokens": self.tokens[r]}
+
+
+@dataclass
+class Found:
+    """The matches of a batch (per query, the best `limit` entries at or above the threshold, best
+    first): parallel arrays, and the form of the query each was found by (for its explanation)."""
+
+    q: np.ndarray
+    name_id: np.ndarray
+    score: np.ndarray
+    s_ratio: np.ndarray
+    s_order: np.ndarray
+    s_tokens: np.ndarray
+    form: list[dict[str, Any]]
+
+    @staticmethod
+    def concat(parts: list[Found], offsets: list[int]) -> Found:
+        """The matches of consecutive parts of a batch, part i starting at query offsets[i]."""
+        arrays = [np.concatenate([getattr(p, c) for p in parts]) for c in ("name_id", "score", "s_ratio", "s_order", "s_tokens")]
+        return Found(np.concatenate([p.q + o for p, o in zip(parts, offsets, strict=True)]), *arrays, [x for p in parts for x in p.form])
 
 
 def _strings(values: list[str]) -> np.ndarray:
@@ -219,15 +245,18 @@ class Index:
                 for form in normalise(text)[:1] if not has_han(text) else normalise(text):
                     rows.append((nid, e, text, form.key, form.compact, list(form.tokens)))
                     nid += 1
-        names = pl.DataFrame(rows, schema={"name_id": pl.UInt32, "entry": pl.UInt32, "matched_name": pl.String, "key": pl.String,
-                                           "compact": pl.String, "tokens": pl.List(pl.String)}, orient="row")
+        # column by column: polars makes a list column from Python lists slowly, the tokens are split from the key
+        ids, ents, matched, keys, compacts, name_tokens = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [], [])
+        names = pl.DataFrame({"name_id": pl.Series(ids, dtype=pl.UInt32), "entry": pl.Series(ents, dtype=pl.UInt32),
+                              "matched_name": pl.Series(matched, dtype=pl.String), "key": pl.Series(keys, dtype=pl.String),
+                              "compact": pl.Series(compacts, dtype=pl.String)})
+        names = names.with_columns(pl.col("key").str.split(" ").list.eval(pl.element().filter(pl.element() != "")).alias("tokens"))
         n = max(names.height, 1)
-        token_df = Counter(t for toks in names["tokens"].to_list() for t in set(toks))
+        token_df = Counter(t for toks in name_tokens for t in set(toks))
         token_idf = {t: math.log((n + 1) / (c + 1)) + 1.0 for t, c in token_df.items()}
-        compacts = names["compact"].to_list()
         postings = Postings.build([grams(c) for c in compacts], n)
         gram_df = {g: int(postings.length[i]) for g, i in postings.gram_ids.items()}
-        tokens = Postings.build(names["tokens"].to_list(), n)
+        tokens = Postings.build(name_tokens, n)
         # one-deletion neighbourhoods of every list token (SymSpell): a query token with one typo
         # shares a neighbour with its list token
         near: dict[str, list[int]] = {}
@@ -250,14 +279,15 @@ class Index:
         index.compact_len = names["compact"].str.len_chars().cast(pl.Float64).to_numpy()
         # per name, the texts the scorers compare (object arrays: a batch's pairs are gathered in one step)
         index.name_entry = names["entry"].to_numpy()
-        index.names_compact, index.names_key = _strings(compacts), _strings(names["key"].to_list())
-        index.names_sorted = _strings([_sorted_tokens(k) for k in index.names_key])
-        index.names_tokens = names["tokens"].to_list()
-        index.names_raw = _strings([raw_compact(t) for t in names["matched_name"].to_list()])
-        index.names_matched = names["matched_name"].to_list()
-        index.names_casefold = [" ".join(t.split()).casefold() for t in index.names_matched]
+        index.names_compact, index.names_key = _strings(compacts), _strings(keys)
+        index.names_sorted = _strings([_sorted_tokens(k) for k in keys])
+        index.names_tokens, index.names_matched = name_tokens, matched
+        index.names_raw = _strings([raw_compact(t) for t in matched])
+        index.names_casefold = [" ".join(t.split()).casefold() for t in matched]
+        # per entry, what a match reports of it (None for a column the list does not have)
         cols = ["list_id", "name", "source", "list_code", "federal_register_notice", "license_policy"]
-        index.entry_facts = {c: entries[c].to_list() for c in cols if c in entries.columns}
+        index.entry_facts = list(zip(*(entries[c].to_list() if c in entries.columns else [None] * entries.height for c in cols), strict=True))
+        index.token_df, index.gram_df_list = tokens.length.tolist(), postings.length.tolist()
         return index
 
     # --- search --------------------------------------------------------------------------------
@@ -288,8 +318,8 @@ class Index:
         """(row of forms, name_id) pairs to score, sorted: the names holding the form's rarest tokens (or a
         list token one typo away), else — for names read from Chinese, or when no token is known —
         the names sharing the form's rarest trigrams; the best CANDIDATES per form by summed weight."""
-        tok_ids, tok_len = self.tokens.gram_ids, self.tokens.length
-        gram_ids, gram_len = self.postings.gram_ids, self.postings.length
+        tok_ids, tok_len = self.tokens.gram_ids, self.token_df
+        gram_ids, gram_len = self.postings.gram_ids, self.gram_df_list
         t_rows: list[int] = []
         t_keys: list[int] = []
         g_rows: list[int] = []
@@ -352,12 +382,39 @@ class Index:
         return row[keep], name[keep]
 
     def search(self, queries: list[str], threshold: float = DEFAULT_THRESHOLD, limit: int = 5, explain: bool = True) -> list[dict[str, Any]]:
-        """Screen every query; one answer per query, in order: decision and matches (best first)."""
-        forms = self._forms(queries)
+        """Screen every query; one answer per query, in order: decision and matches (best first). A
+        batch of PARALLEL_MIN queries or more is matched half here, half in a twin process
+        (`parties.twin`: it holds the index as it was at the first such batch)."""
+        if len(queries) < PARALLEL_MIN:
+            found = self._match(queries, threshold, limit)
+        else:
+            if not hasattr(self, "_twin"):
+                self._twin = Twin(self._match)
+            half = len(queries) // 2
+            found = Found.concat(list(self._twin.both((queries[:half], threshold, limit), (queries[half:], threshold, limit))), [0, half])
         answers: list[dict[str, Any]] = [{"decision": "clear", "matches": []} for _ in queries]
+        entries = self.name_entry[found.name_id].tolist()
+        for k, (q, n, e, score) in enumerate(zip(found.q.tolist(), found.name_id.tolist(), entries, found.score.tolist(), strict=True)):
+            ans = answers[q]
+            ans["decision"] = "alert"
+            list_id, list_name, source, list_code, notice, policy = self.entry_facts[e]
+            match = {"list_id": list_id, "list_name": list_name, "matched_name": self.names_matched[n], "source": source,
+                     "list_code": list_code, "score": round(score, 4), "federal_register_notice": notice, "license_policy": policy}
+            if explain:
+                row = {"name_id": n, "s_ratio": float(found.s_ratio[k]), "s_order": float(found.s_order[k]), "s_tokens": float(found.s_tokens[k])}
+                match["explanation"] = self.explain(found.form[k], row, self.entries.row(e, named=True))
+            ans["matches"].append(match)
+        return answers
+
+    def _match(self, queries: list[str], threshold: float, limit: int) -> Found:
+        """The matches of a batch, CHUNK queries at a time (so that the candidate arrays stay small).
+        No polars here: this runs in the twin process too."""
+        starts = range(0, max(len(queries), 1), CHUNK)
+        return Found.concat([self._match_chunk(queries[s:s + CHUNK], threshold, limit) for s in starts], list(starts))
+
+    def _match_chunk(self, queries: list[str], threshold: float, limit: int) -> Found:
+        forms = self._forms(queries)
         rows, nids = self._candidates(forms)
-        if len(rows) == 0:
-            return answers
         q_raw = _strings([raw_compact(text or "") for text in queries])
         ratio = np.maximum(edit_similarity(_strings(forms.compact)[rows].tolist(), self.names_compact[nids].tolist()),
                            edit_similarity(q_raw[forms.q[rows]].tolist(), self.names_raw[nids].tolist()))
@@ -387,20 +444,8 @@ class Index:
         first = first[_starts(q[first], entry[first])]
         best = first[np.lexsort((entry[first], ~exact[first], -score[hit][first], q[first]))]
         best = best[_rank_in_runs(q[best]) < limit]
-        by_form = {(int(q), int(f)): forms.row(r) for r, q, f in zip(rows[hit[best]], q[best], f[best], strict=True)} if explain else {}
-        facts = self.entry_facts
-        for k in best.tolist():
-            i, e, n = hit[k], int(entry[k]), int(name_id[k])
-            ans = answers[q[k]]
-            ans["decision"] = "alert"
-            match = {"list_id": _fact(facts, "list_id", e), "list_name": _fact(facts, "name", e), "matched_name": self.names_matched[n],
-                     "source": _fact(facts, "source", e), "list_code": _fact(facts, "list_code", e), "score": round(float(score[i]), 4),
-                     "federal_register_notice": _fact(facts, "federal_register_notice", e), "license_policy": _fact(facts, "license_policy", e)}
-            if explain:
-                row = {"name_id": n, "s_ratio": float(ratio[i]), "s_order": float(order[i]), "s_tokens": float(agree[i])}
-                match["explanation"] = self.explain(by_form.get((int(q[k]), int(f[k]))), row, self.entries.row(e, named=True))
-            ans["matches"].append(match)
-        return answers
+        return Found(q[best], name_id[best], score[hit[best]], ratio[hit[best]], order[hit[best]], agree[hit[best]],
+                     [forms.row(r) for r in rows[hit[best]].tolist()])
 
     # --- scoring details ------------------------------------------------------------------------
 
@@ -500,10 +545,6 @@ class Index:
             "federal_register_notice": entry.get("federal_register_notice"), "license_requirement": entry.get("license_requirement"),
             "license_policy": entry.get("license_policy"),
         }
-
-
-def _fact(facts: dict[str, list[Any]], column: str, entry: int) -> Any:
-    return facts[column][entry] if column in facts else None
 
 
 def edit_similarity(a: list[str], b: list[str]) -> np.ndarray:
