@@ -122,6 +122,21 @@ def test_the_same_queries_always_get_the_same_answers(csl):
         assert csl.search(queries, threshold=0.0, explain=False, limit=40) == first
 
 
+def test_a_batch_split_with_the_twin_process_gets_the_same_answers(csl, monkeypatch):
+    # a batch of matcher.PARALLEL_MIN queries or more is matched half in a forked twin process
+    # (parties/twin.py): the answers, explanations included, are those of one process
+    from aiexport.parties import matcher, twin
+
+    rng = random.Random(5)
+    el = csl.entries.filter(pl.col("list_code") == "EL")["name"].to_list()
+    queries = [typo(n, rng) for n in rng.sample(el, 300)] + ["Velnor Technology Trading LLC", "华为技术有限公司", "北方华创"]
+    monkeypatch.setattr(matcher, "PARALLEL_MIN", 10**9)
+    alone = csl.search(queries, threshold=0.5, limit=10)
+    monkeypatch.setattr(matcher, "PARALLEL_MIN", 2)
+    assert csl.search(queries, threshold=0.5, limit=10) == alone
+    assert csl._twin.process is not None or not twin.can_fork()  # the twin took part where fork is used
+
+
 def test_one_typo_scores_one_edit_whatever_its_kind():
     # a substitution or a swap of neighbours is one typo, as an insertion or a deletion is
     from aiexport.parties.matcher import edit_similarity

@@ -32,6 +32,7 @@ class Twin:
     def __init__(self, work: Callable[..., Any]) -> None:
         self.work = work
         self._conn: Any = None  # this process's end of the pipe to the twin, once started
+        self.process: Any = None  # the twin (multiprocessing.Process), once started
         self._lock = threading.Lock()  # one batch at a time goes through the twin
         _TWINS.add(self)
 
@@ -58,6 +59,7 @@ class Twin:
         if self._conn is not None:
             self._conn.close()  # the twin, reading end of file, exits
             self._conn = None
+            self.process.join(timeout=10)
 
     def _started(self) -> Any:
         if self._conn is None and can_fork():
@@ -67,7 +69,8 @@ class Twin:
             try:
                 with warnings.catch_warnings():  # Python 3.12+ warns of any fork in a process with threads (polars' idle pool)
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    context.Process(target=_serve, args=(self.work, there, here), daemon=True).start()
+                    self.process = context.Process(target=_serve, args=(self.work, there, here), daemon=True)
+                    self.process.start()
             finally:
                 gc.unfreeze()
             there.close()
