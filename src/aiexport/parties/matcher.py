@@ -102,15 +102,15 @@ class Postings:
 
     def gather(self, form_of_gram: np.ndarray, gram: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(form, name, weight) for every posting of every (form, gram) asked, in one vectorised step
-        (each gram's weight times its `scale`, if given)."""
+        (each gram's weight times its `scale`, if given, in thousandths as an integer)."""
         lens = self.length[gram]
         total = int(lens.sum())
         if total == 0:
-            return np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.float32)
+            return np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.int64)
         ends = np.cumsum(lens)
         offsets = np.repeat(self.start[gram] - (ends - lens), lens) + np.arange(total)
         weight = self.weight[gram] if scale is None else self.weight[gram] * scale
-        return np.repeat(form_of_gram, lens).astype(np.uint32), self.names[offsets], np.repeat(weight, lens)
+        return np.repeat(form_of_gram, lens).astype(np.uint32), self.names[offsets], np.repeat(np.rint(weight * 1000).astype(np.int64), lens)
 
 
 @dataclass
@@ -368,7 +368,7 @@ class Index:
         # so the same query always gets the same candidates
         w3 = np.full(len(f3), EXACT_BONUS, dtype=np.int64)  # an identical name ranks first
         row, name, w = _summed(np.concatenate([f1, f2, f3]), np.concatenate([n1, n2, n3]),
-                               np.concatenate([np.rint(np.concatenate([w1, w2]) * 1000).astype(np.int64), w3]), len(self.names_key))
+                               np.concatenate([w1, w2, w3]), len(self.names_key))
         # names holding much less of the query's evidence than its best name are not scored (the
         # bonus of an identical name set aside: other near names of other entries still are)
         exact = w >= EXACT_BONUS
