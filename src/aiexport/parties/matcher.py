@@ -288,6 +288,8 @@ class Index:
         cols = ["list_id", "name", "source", "list_code", "federal_register_notice", "license_policy"]
         index.entry_facts = list(zip(*(entries[c].to_list() if c in entries.columns else [None] * entries.height for c in cols), strict=True))
         index.token_df, index.gram_df_list = tokens.length.tolist(), postings.length.tolist()
+        # each gram's place in the order of candidate generation: rarest first, then by id
+        index.gram_rank = np.argsort(np.lexsort((np.arange(len(postings.length)), postings.length))).tolist()
         return index
 
     # --- search --------------------------------------------------------------------------------
@@ -355,7 +357,7 @@ class Index:
                 # trigrams of the unknown tokens (a typo, two words run together), or of the whole name
                 # (a name read from Chinese, or with no known token: the whole name's grams)
                 pieces = [compact] if han or not ranked else unknown_tokens
-                gs = sorted({gram_ids[g] for text in pieces for g in grams(text) if g in gram_ids}, key=lambda g: (gram_len[g], g))
+                gs = sorted({gram_ids[g] for text in pieces for g in grams(text) if g in gram_ids}, key=self.gram_rank.__getitem__)
                 pick = [g for g in gs[:RARE_GRAMS] if gram_len[g] <= MAX_GRAM_DF] or gs[:MIN_GRAMS]
                 g_rows.extend([r] * len(pick))
                 g_keys.extend(pick)
