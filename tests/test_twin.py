@@ -57,3 +57,22 @@ def test_closing_one_twin_ends_it_while_another_runs():
     assert first.process.exitcode == 0
     assert second.both((3,), (4,)) == (-3, -4)
     second.close()
+
+
+def test_a_fork_of_this_process_does_not_talk_to_this_process_s_twin():
+    import multiprocessing
+
+    twin = Twin(lambda x: os.getpid())
+    here, there = twin.both((0,), (0,))
+    context = multiprocessing.get_context("fork")
+    out = context.SimpleQueue()
+
+    def child() -> None:
+        out.put(twin.both((0,), (0,))[1])  # its own twin (or itself), never the parent's
+
+    p = context.Process(target=child)
+    p.start()
+    p.join(timeout=60)
+    assert p.exitcode == 0 and out.get() not in (here, there)
+    assert twin.both((0,), (0,)) == (here, there)  # the parent's twin still answers the parent
+    twin.close()

@@ -197,9 +197,10 @@ def _summed(row: np.ndarray, name: np.ndarray, w: np.ndarray, n_names: int) -> t
 def _best_in_rows(row: np.ndarray, w: np.ndarray, lq: np.ndarray, ln: np.ndarray, k: int) -> np.ndarray:
     """Mask of the best `k` pairs of each row (rows sorted, names ascending within a row): by weight,
     then by nearness of the lengths, min(lq, ln) / max(lq, ln, 1), then by name. Only rows with more
-    than `k` pairs are ranked, by one stable sort of one integer: the row, the weight, then the
-    nearness as an integer of the same order (two fractions with denominators up to L differ by at
-    least 1 / L², so scaling by 2 L² and rounding keeps them apart, and equal ones equal)."""
+    than `k` pairs are ranked, by one stable sort of one integer made of the row, whether the name is
+    identical (EXACT_BONUS), the rest of the weight, and the nearness as an integer of the same order
+    (two fractions with denominators up to L differ by at least 1 / L², so scaling by 2 L² and
+    rounding keeps them apart, and equal ones equal)."""
     keep = np.ones(len(row), dtype=bool)
     counts = np.diff(np.r_[_starts(row), len(row)])
     big = np.flatnonzero(np.repeat(counts > k, counts))
@@ -208,12 +209,17 @@ def _best_in_rows(row: np.ndarray, w: np.ndarray, lq: np.ndarray, ln: np.ndarray
     row, w, lq, ln = row[big], w[big], lq[big], ln[big]
     near = np.minimum(lq, ln) / np.maximum(np.maximum(lq, ln), 1.0)
     near_bits = int(2 * max(lq.max(), ln.max(), 1.0) ** 2).bit_length()
-    far = (1 << near_bits) - np.rint(near * float(1 << near_bits)).astype(np.int64)  # nearest first
-    heavy = w.max() - w  # heaviest first
-    dense = np.cumsum(np.r_[0, row[1:] != row[:-1]])
-    w_bits = int(heavy.max()).bit_length()
-    if int(dense[-1]).bit_length() + w_bits + near_bits + 1 <= 63:
-        order = np.argsort((dense << (w_bits + near_bits + 1)) | (heavy << (near_bits + 1)) | far, kind="stable")
+    exact = w >= EXACT_BONUS
+    evidence = np.where(exact, w - EXACT_BONUS, w)
+    # (value, bits) from the most significant: each value ascending is the order wanted
+    parts = [(np.cumsum(np.r_[0, row[1:] != row[:-1]]), 0), ((~exact).astype(np.int64), 1), (evidence.max() - evidence, 0),
+             ((1 << near_bits) - np.rint(near * float(1 << near_bits)).astype(np.int64), near_bits + 1)]
+    parts = [(v, b or int(v.max()).bit_length()) for v, b in parts]
+    if sum(b for _, b in parts) <= 63:
+        key = np.zeros(len(row), dtype=np.int64)
+        for v, b in parts:
+            key = (key << b) | v
+        order = np.argsort(key, kind="stable")
     else:  # too many bits for one integer: the same order, slower
         order = np.lexsort((-near, -w, row))
     keep[big[order[_rank_in_runs(row[order]) >= k]]] = False
@@ -395,8 +401,8 @@ class Index:
             half = len(queries) // 2
             found = Found.concat(list(self._twin.both((queries[:half], threshold, limit), (queries[half:], threshold, limit))), [0, half])
         answers: list[dict[str, Any]] = [{"decision": "clear", "matches": []} for _ in queries]
-        entries = self.name_entry[found.name_id].tolist()
-        for k, (q, n, e, score) in enumerate(zip(found.q.tolist(), found.name_id.tolist(), entries, found.score.tolist(), strict=True)):
+        entry_of = self.name_entry[found.name_id].tolist()
+        for k, (q, n, e, score) in enumerate(zip(found.q.tolist(), found.name_id.tolist(), entry_of, found.score.tolist(), strict=True)):
             ans = answers[q]
             ans["decision"] = "alert"
             list_id, list_name, source, list_code, notice, policy = self.entry_facts[e]

@@ -33,6 +33,7 @@ class Twin:
         self.work = work
         self._conn: Any = None  # this process's end of the pipe to the twin, once started
         self.process: Any = None  # the twin (multiprocessing.Process), once started
+        self._pid = 0  # the process that started it
         self._lock = threading.Lock()  # one batch at a time goes through the twin
         _TWINS.add(self)
 
@@ -62,6 +63,9 @@ class Twin:
             self.process.join(timeout=10)
 
     def _started(self) -> Any:
+        if self._conn is not None and self._pid != os.getpid():  # this is a fork of the process that started the twin
+            self._conn.close()
+            self._conn = None
         if self._conn is None and can_fork():
             context = multiprocessing.get_context("fork")
             here, there = context.Pipe()
@@ -74,7 +78,7 @@ class Twin:
             finally:
                 gc.unfreeze()
             there.close()
-            self._conn = here
+            self._conn, self._pid = here, os.getpid()
             weakref.finalize(self, here.close)
         return self._conn
 
