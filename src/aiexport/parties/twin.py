@@ -20,6 +20,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -50,17 +51,21 @@ class Twin:
                 first = self.work(*mine)
                 done, second = conn.recv()
             except BaseException:  # the twin's answer would be read by the next batch: end the twin
-                self.close()
+                self.close(wait=0)
                 raise
             return first, second if done else self.work(*theirs)
         finally:
             self._lock.release()
 
-    def close(self) -> None:
+    def close(self, wait: float = 5.0) -> None:
+        """End the twin: it exits when it reads the end of the pipe (within `wait` seconds), else it is stopped."""
         if self._conn is not None:
-            self._conn.close()  # the twin, reading end of file, exits
+            self._conn.close()
             self._conn = None
-            self.process.join(timeout=10)
+            self.process.join(wait)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join()
 
     def _started(self) -> Any:
         if self._conn is not None and self._pid != os.getpid():  # this is a fork of the process that started the twin
@@ -94,6 +99,7 @@ def can_fork() -> bool:
 def _serve(work: Callable[..., Any], conn: Any, parent_end: Any) -> None:
     """The twin: run `work` on each set of arguments received, send (done, result) back, until the pipe closes."""
     parent_end.close()  # else this process would hold the pipe open to itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; the twin ends with it
     for other in list(_TWINS):  # nor hold open the pipes of the other twins (they end when their parent closes them)
         if other._conn is not None:
             other._conn.close()
