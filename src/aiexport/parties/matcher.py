@@ -136,21 +136,18 @@ class Forms:
 @dataclass
 class Found:
     """The matches of a batch (per query, the best `limit` entries at or above the threshold, best
-    first): parallel arrays, and the form of the query each was found by (for its explanation)."""
+    first): parallel arrays, and the explanation of each when asked for."""
 
     q: np.ndarray
     name_id: np.ndarray
     score: np.ndarray
-    s_ratio: np.ndarray
-    s_order: np.ndarray
-    s_tokens: np.ndarray
-    form: list[dict[str, Any]]
+    explanation: list[dict[str, Any]]
 
     @staticmethod
     def concat(parts: list[Found], offsets: list[int]) -> Found:
         """The matches of consecutive parts of a batch, part i starting at query offsets[i]."""
-        arrays = [np.concatenate([getattr(p, c) for p in parts]) for c in ("name_id", "score", "s_ratio", "s_order", "s_tokens")]
-        return Found(np.concatenate([p.q + o for p, o in zip(parts, offsets, strict=True)]), *arrays, [x for p in parts for x in p.form])
+        return Found(np.concatenate([p.q + o for p, o in zip(parts, offsets, strict=True)]), np.concatenate([p.name_id for p in parts]),
+                     np.concatenate([p.score for p in parts]), [x for p in parts for x in p.explanation])
 
 
 def _strings(values: list[str]) -> np.ndarray:
@@ -297,6 +294,9 @@ class Index:
         # per entry, what a match reports of it (None for a column the list does not have)
         cols = ["list_id", "name", "source", "list_code", "federal_register_notice", "license_policy"]
         index.entry_facts = list(zip(*(entries[c].to_list() if c in entries.columns else [None] * entries.height for c in cols), strict=True))
+        terms = ["federal_register_notice", "license_requirement", "license_policy"]  # what an explanation reports of it
+        index.entry_terms = [dict(zip(terms, v, strict=True))
+                             for v in zip(*(entries[c].to_list() if c in entries.columns else [None] * entries.height for c in terms), strict=True)]
         index.token_df, index.gram_df_list = tokens.length.tolist(), postings.length.tolist()
         # each gram's place in the order of candidate generation: rarest first, then by id
         index.gram_rank = np.argsort(np.lexsort((np.arange(len(postings.length)), postings.length))).tolist()
@@ -398,12 +398,13 @@ class Index:
         batch of PARALLEL_MIN queries or more is matched half here, half in a twin process
         (`parties.twin`: it holds the index as it was at the first such batch)."""
         if len(queries) < PARALLEL_MIN:
-            found = self._match(queries, threshold, limit)
+            found = self._match(queries, threshold, limit, explain)
         else:
             if not hasattr(self, "_twin"):
                 self._twin = Twin(self._match)
             half = len(queries) // 2
-            found = Found.concat(list(self._twin.both((queries[:half], threshold, limit), (queries[half:], threshold, limit))), [0, half])
+            found = Found.concat(list(self._twin.both((queries[:half], threshold, limit, explain), (queries[half:], threshold, limit, explain))),
+                                 [0, half])
         answers: list[dict[str, Any]] = [{"decision": "clear", "matches": []} for _ in queries]
         entry_of = self.name_entry[found.name_id].tolist()
         for k, (q, n, e, score) in enumerate(zip(found.q.tolist(), found.name_id.tolist(), entry_of, found.score.tolist(), strict=True)):
@@ -413,18 +414,17 @@ class Index:
             match = {"list_id": list_id, "list_name": list_name, "matched_name": self.names_matched[n], "source": source,
                      "list_code": list_code, "score": round(score, 4), "federal_register_notice": notice, "license_policy": policy}
             if explain:
-                row = {"name_id": n, "s_ratio": float(found.s_ratio[k]), "s_order": float(found.s_order[k]), "s_tokens": float(found.s_tokens[k])}
-                match["explanation"] = self.explain(found.form[k], row, self.entries.row(e, named=True))
+                match["explanation"] = found.explanation[k]
             ans["matches"].append(match)
         return answers
 
-    def _match(self, queries: list[str], threshold: float, limit: int) -> Found:
+    def _match(self, queries: list[str], threshold: float, limit: int, explain: bool) -> Found:
         """The matches of a batch, CHUNK queries at a time (so that the candidate arrays stay small).
         No polars here: this runs in the twin process too."""
         starts = range(0, max(len(queries), 1), CHUNK)
-        return Found.concat([self._match_chunk(queries[s:s + CHUNK], threshold, limit) for s in starts], list(starts))
+        return Found.concat([self._match_chunk(queries[s:s + CHUNK], threshold, limit, explain) for s in starts], list(starts))
 
-    def _match_chunk(self, queries: list[str], threshold: float, limit: int) -> Found:
+    def _match_chunk(self, queries: list[str], threshold: float, limit: int, explain: bool) -> Found:
         forms = self._forms(queries)
         rows, nids = self._candidates(forms)
         q_raw = _strings([raw_compact(text or "") for text in queries])
@@ -456,8 +456,13 @@ class Index:
         first = first[_starts(q[first], entry[first])]
         best = first[np.lexsort((entry[first], ~exact[first], -score[hit][first], q[first]))]
         best = best[_rank_in_runs(q[best]) < limit]
-        return Found(q[best], name_id[best], score[hit[best]], ratio[hit[best]], order[hit[best]], agree[hit[best]],
-                     [forms.row(r) for r in rows[hit[best]].tolist()])
+        explanations = []
+        if explain:
+            for i in hit[best].tolist():
+                n = int(nids[i])
+                parts = {"name_id": n, "s_ratio": float(ratio[i]), "s_order": float(order[i]), "s_tokens": float(agree[i])}
+                explanations.append(self.explain(forms.row(int(rows[i])), parts, self.entry_terms[int(self.name_entry[n])]))
+        return Found(q[best], name_id[best], score[hit[best]], explanations)
 
     # --- scoring details ------------------------------------------------------------------------
 
@@ -545,12 +550,12 @@ class Index:
         return (2 * cq * cn / (cq + cn) if cq + cn else 0.0), aligned
 
     def explain(self, form: dict[str, Any], row: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
-        name = self.names.row(row["name_id"], named=True)
-        _, aligned = self._agreement(form["tokens"], name["tokens"])
+        n = row["name_id"]
+        _, aligned = self._agreement(form["tokens"], self.names_tokens[n])
         moved = {"edit similarity of the compact names": round(row["s_ratio"], 4), "word-order-free similarity": round(row["s_order"], 4),
                  "IDF-weighted token agreement": round(row["s_tokens"], 4)}
         return {
-            "query_form": form["key"], "list_form": name["key"], "how": [h for h in form["how"].split("\x1f") if h],
+            "query_form": form["key"], "list_form": self.names_key[n], "how": [h for h in form["how"].split("\x1f") if h],
             "aligned_tokens": [{"query": a, "list": b, "similarity": s, "idf": round(self.token_idf.get(b.split()[0], 0.0), 3)}
                                for a, b, s in aligned],
             "score_parts": moved, "decided_by": max(moved, key=lambda k: moved[k]),
