@@ -403,8 +403,8 @@ class Index:
             if not hasattr(self, "_twin"):
                 self._twin = Twin(self._match)
             half = len(queries) // 2
-            found = Found.concat(list(self._twin.both((queries[:half], threshold, limit, explain), (queries[half:], threshold, limit, explain))),
-                                 [0, half])
+            parts = self._twin.both((queries[:half], threshold, limit, explain), (queries[half:], threshold, limit, explain))
+            found = Found.concat(list(parts), [0, half])
         answers: list[dict[str, Any]] = [{"decision": "clear", "matches": []} for _ in queries]
         entry_of = self.name_entry[found.name_id].tolist()
         for k, (q, n, e, score) in enumerate(zip(found.q.tolist(), found.name_id.tolist(), entry_of, found.score.tolist(), strict=True)):
@@ -425,6 +425,7 @@ class Index:
         return Found.concat([self._match_chunk(queries[s:s + CHUNK], threshold, limit, explain) for s in starts], list(starts))
 
     def _match_chunk(self, queries: list[str], threshold: float, limit: int, explain: bool) -> Found:
+        """Steps 1 to 4 of the module docstring for a part of a batch."""
         forms = self._forms(queries)
         rows, nids = self._candidates(forms)
         q_raw = _strings([raw_compact(text or "") for text in queries])
