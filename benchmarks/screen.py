@@ -17,7 +17,9 @@ where one edit often makes another real name or acronym (CST -> CS).
 
 Engines, each in a fresh process (spawn) so that its peak RSS (resource.ru_maxrss) is its own:
   1. aiexport `Index` (src/aiexport/parties/matcher.py) at its DEFAULT_THRESHOLD: build time of the
-     index, queries/s for each batch of --queries (explain=False, median of --repeat runs);
+     index, queries/s for each batch of --queries (explain=False, median of --repeat runs; a batch of
+     1,000 or more is matched half in a twin process, forked at the first such batch); peak memory is
+     that of the process plus the twin's (an upper bound: pages they share are counted twice);
   2. rapidfuzz brute force: `process.extractOne(query, names, scorer=fuzz.WRatio, score_cutoff=88)` over
      every name and alternative name, one core; names and queries pre-processed once by
      `rapidfuzz.utils.default_process` (lower case, no punctuation; extractOne itself does no processing).
@@ -73,6 +75,20 @@ Top = tuple[str, str, float, bool] | None
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mb() -> float:
+    """Peak RSS of the live child processes (aiexport's twin, parties/twin.py, which matches half of
+    each large batch): pages it still shares with this process are counted in both."""
+    total = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(os.getpid()) and "VmHWM" in fields:
+            total += int(fields["VmHWM"].split()[0]) / 1024
+    return total
 
 
 def load_entries(path: Path) -> tuple[pl.DataFrame, str]:
@@ -249,7 +265,8 @@ def run_aiexport(path: str, queries: dict[str, list[str]], own_id: list[str], re
             out.append((ms[0]["list_id"], ms[0]["matched_name"], best, any(m["list_id"] == own and m["score"] == best for m in ms)))
         tops[kind] = out
     return {"engine": "aiexport Index", "threshold": DEFAULT_THRESHOLD, "load_s": t1 - t0, "build_s": t2 - t1, "times": times,
-            "tops": tops, "peak_mb": peak_rss_mb(), "entries_from": how, "entries": entries.height,
+            "tops": tops, "peak_mb": peak_rss_mb() + children_peak_rss_mb(), "twin_mb": children_peak_rss_mb(), "entries_from": how,
+            "entries": entries.height,
             "names": index.names.height, "note": f"all {len(queries['aliases'])}/kind, median of {repeat} runs"}
 
 
@@ -470,7 +487,8 @@ def main() -> None:
         sm = measure(subsample(ai, n_rf), q)
         print(f"aiexport on the same first {n_rf}/kind as rapidfuzz: alias {sm['aliases'][0]:.3f} / {sm['aliases'][1]:.3f}, "
               f"typo {sm['typos'][0]:.3f} / {sm['typos'][1]:.3f}, made-up false alerts {sm['made-up'][0]:.3f}")
-    print(f"aiexport: list loaded in {ai['load_s']:.2f} s (not counted in build)")
+    print(f"aiexport: list loaded in {ai['load_s']:.2f} s (not counted in build); peak memory {ai['peak_mb']:.0f} MB, of which "
+          f"{ai.get('twin_mb', 0):.0f} MB the twin process's (pages the two share counted twice)")
 
     m = ai["m"]
     checks = [

@@ -122,6 +122,44 @@ def test_the_same_queries_always_get_the_same_answers(csl):
         assert csl.search(queries, threshold=0.0, explain=False, limit=40) == first
 
 
+def test_a_batch_split_with_the_twin_process_gets_the_same_answers(csl, monkeypatch):
+    # a batch of matcher.PARALLEL_MIN queries or more is matched half in a forked twin process
+    # (parties/twin.py): the answers, explanations included, are those of one process
+    from aiexport.parties import matcher, twin
+
+    rng = random.Random(5)
+    el = csl.entries.filter(pl.col("list_code") == "EL")["name"].to_list()
+    queries = [typo(n, rng) for n in rng.sample(el, 300)] + ["Velnor Technology Trading LLC", "华为技术有限公司", "北方华创"]
+    monkeypatch.setattr(matcher, "PARALLEL_MIN", 10**9)
+    alone = csl.search(queries, threshold=0.5, limit=10)
+    monkeypatch.setattr(matcher, "PARALLEL_MIN", 2)
+    assert csl.search(queries, threshold=0.5, limit=10) == alone
+    assert csl._twin.process is not None or not twin.can_fork()  # the twin took part where fork is used
+
+
+@pytest.mark.parametrize("longest", [40, 10**7])  # short names: one integer key; absurdly long ones: the plain sort
+def test_the_best_candidates_of_each_row_are_those_of_a_plain_sort(longest):
+    import numpy as np
+
+    from aiexport.parties.matcher import EXACT_BONUS, _best_in_rows
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    row = np.sort(rng.integers(0, 60, n))
+    name = np.arange(n)  # ascending within each row, as the candidates come
+    w = rng.integers(0, 6, n) * 700 + rng.integers(0, 2, n) * EXACT_BONUS  # many equal weights
+    lq = rng.integers(1, 12, 60).astype(float)[row]
+    ln = rng.choice([1, 2, 3, 4, 6, 8, 9, 12, 16, 18, longest], n).astype(float)  # many equal nearnesses (4/6 = 6/9)
+    keep = _best_in_rows(row, w, lq, ln, 7)
+    want = np.zeros(n, dtype=bool)
+    for r in np.unique(row):
+        at = np.flatnonzero(row == r)
+        near = [min(lq[i], ln[i]) / max(lq[i], ln[i], 1.0) for i in at]
+        ranked = sorted(zip(at, near, strict=True), key=lambda x: (-w[x[0]], -x[1], name[x[0]]))
+        want[[i for i, _ in ranked[:7]]] = True
+    assert (keep == want).all() and 60 * 5 < keep.sum() < n
+
+
 def test_one_typo_scores_one_edit_whatever_its_kind():
     # a substitution or a swap of neighbours is one typo, as an insertion or a deletion is
     from aiexport.parties.matcher import edit_similarity

@@ -16,9 +16,13 @@ Search (`Index.search`), for a whole batch of queries at once:
    as written, legal forms kept, for typos inside a legal form), the token-sort similarity of the keys (word order), and the
    IDF-weighted token agreement (translated and partial names: the rare tokens must agree), each
    computed by rapidfuzz in batch;
-4. per query, the best score per list entry, best first; `alert` when the best reaches the threshold.
+4. per query, the best score per list entry, best first; `alert` when the best reaches the threshold
+   (among equal scores, the entry whose name is written exactly as the query, then by entry; an
+   entry's equal names give the query's first form and the entry's first name).
 Explanations (aligned tokens, how the form was made, what moved the score) are built only for the
-matches returned.
+matches returned. Steps 2 to 4 work on numpy arrays of the whole batch (polars' group_by over the
+~1M candidate hits of 2,000 made-up names was the slowest step); a batch of `PARALLEL_MIN` queries
+or more is split in two, half matched in a twin process (`parties.twin`) on the second core.
 """
 
 from __future__ import annotations
@@ -34,18 +38,18 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from aiexport.parties.names import Form, deletions, has_han, normalise, raw_compact
+from aiexport.parties.twin import Twin
 
 #: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
 #: and false alerts on names of Chinese companies that are on no list
 DEFAULT_THRESHOLD = 0.86
 #: a name read from Chinese: its word agreement weighs the query's coverage QUERY_COVERAGE times the
 #: list name's (an F-beta): every word of 西安华为技术 found in "Xi'an Huawei Technologies Co., Ltd.,
-#: Xi'an, Shaanxi" is a match, though the list name says more. Measured with the readings' discount
-#: (HAN_DISCOUNT, the scores of readings of Chinese names scaled): false alerts on the 1,465 unlisted
-#: Chinese names of the dev pairs 0.14 % → 0.2 % (β 1 → 1.5, discount 0.95 → 1.0), Chinese names of
-#: listed entities alerting on the right entry 49.4 % → 54.2 % (benchmarks/zh_listed.py, before its known names were added)
+#: Xi'an, Shaanxi" is a match, though the list name says more. Measured (β 1 → 1.5, and the 5 %
+#: discount the scores of readings had until then removed): false alerts on the 1,465 unlisted
+#: Chinese names of the dev pairs 0.14 % → 0.2 %, Chinese names of listed entities alerting on the
+#: right entry 49.4 % → 54.2 % (benchmarks/zh_listed.py, before its known names were added)
 QUERY_COVERAGE = 1.5
-HAN_DISCOUNT = 1.0
 RARE_TOKENS = 4
 NEAR = 8
 RARE_GRAMS = 8
@@ -60,6 +64,11 @@ MAX_GRAM_DF = 100
 #: tokens in more names than this ("technology", "trade") only serve when a name has nothing rarer
 MAX_TOKEN_DF = 300
 MIN_GRAMS = 3
+#: queries matched at once (the candidate arrays grow with it)
+CHUNK = 4096
+#: a batch this large or larger is matched in two processes (`search`): below it, handing half to
+#: the other process costs about what it saves
+PARALLEL_MIN = 1000
 
 
 def _deletions(token: str) -> set[str]:
@@ -101,15 +110,125 @@ class Postings:
 
     def gather(self, form_of_gram: np.ndarray, gram: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(form, name, weight) for every posting of every (form, gram) asked, in one vectorised step
-        (each gram's weight times its `scale`, if given)."""
+        (each gram's weight times its `scale`, if given, in thousandths as an integer)."""
         lens = self.length[gram]
         total = int(lens.sum())
         if total == 0:
-            return np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.float32)
+            return np.empty(0, np.uint32), np.empty(0, np.uint32), np.empty(0, np.int64)
         ends = np.cumsum(lens)
         offsets = np.repeat(self.start[gram] - (ends - lens), lens) + np.arange(total)
         weight = self.weight[gram] if scale is None else self.weight[gram] * scale
-        return np.repeat(form_of_gram, lens).astype(np.uint32), self.names[offsets], np.repeat(weight, lens)
+        return np.repeat(form_of_gram, lens).astype(np.uint32), self.names[offsets], np.repeat(np.rint(weight * 1000).astype(np.int64), lens)
+
+
+@dataclass
+class Forms:
+    """Every form of every query of a batch, as columns: row r is form f[r] of query q[r]."""
+
+    q: np.ndarray
+    f: np.ndarray
+    key: list[str]
+    how: list[str]  # the steps that made the form, joined by \x1f
+    han: np.ndarray  # the query is written in Chinese characters
+    compact: list[str]
+    tokens: list[list[str]]
+
+    def row(self, r: int) -> dict[str, Any]:
+        return {"key": self.key[r], "how": self.how[r], "tokens": self.tokens[r]}
+
+
+@dataclass
+class Found:
+    """The matches of a batch (per query, the best `limit` entries at or above the threshold, best
+    first): parallel arrays, and the explanation of each when asked for."""
+
+    q: np.ndarray
+    name_id: np.ndarray
+    score: np.ndarray
+    explanation: list[dict[str, Any]]
+
+    @staticmethod
+    def concat(parts: list[Found], offsets: list[int]) -> Found:
+        """The matches of consecutive parts of a batch, part i starting at query offsets[i]."""
+        return Found(np.concatenate([p.q + o for p, o in zip(parts, offsets, strict=True)]), np.concatenate([p.name_id for p in parts]),
+                     np.concatenate([p.score for p in parts]), [x for p in parts for x in p.explanation])
+
+
+def _strings(values: list[str]) -> np.ndarray:
+    """Strings as a numpy object array, so that a batch's pairs are gathered in one indexing step."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _sorted_tokens(key: str) -> str:
+    """A key's tokens in sorted order: fuzz.ratio of two of these is fuzz.token_sort_ratio of the keys."""
+    return " ".join(sorted(key.split()))
+
+
+def _starts(*keys: np.ndarray) -> np.ndarray:
+    """The first index of each run of equal values (of every key at once) in arrays sorted by them."""
+    if len(keys[0]) == 0:
+        return np.empty(0, dtype=np.int64)
+    change = np.zeros(len(keys[0]) - 1, dtype=bool)
+    for k in keys:
+        change |= k[1:] != k[:-1]
+    return np.flatnonzero(np.r_[True, change])
+
+
+def _rank_in_runs(values: np.ndarray) -> np.ndarray:
+    """The position of each element in its run of equal values (values sorted)."""
+    first = _starts(values)
+    return np.arange(len(values)) - np.repeat(first, np.diff(np.r_[first, len(values)]))
+
+
+def _per_row(ufunc: np.ufunc, values: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """`ufunc` reduced over the values of each row (rows sorted), repeated for every element of the row."""
+    first = _starts(row)
+    return np.repeat(ufunc.reduceat(values, first), np.diff(np.r_[first, len(row)])) if len(first) else values
+
+
+def _summed(row: np.ndarray, name: np.ndarray, w: np.ndarray, n_names: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (row, name) pairs of the hits, sorted by row then name, with their summed weights
+    (integers: exact in any order). The hits of a row come in runs sorted by name, which a stable sort merges fast."""
+    key = row.astype(np.int64) * n_names + name
+    order = np.argsort(key, kind="stable")
+    first = _starts(key[order])
+    total = np.cumsum(w[order])
+    last = total[np.r_[first[1:], len(order)] - 1] if len(first) else total[:0]
+    return row[order[first]], name[order[first]], np.diff(last, prepend=0)
+
+
+def _best_in_rows(row: np.ndarray, w: np.ndarray, lq: np.ndarray, ln: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the best `k` pairs of each row (rows sorted, names ascending within a row): by weight,
+    then by nearness of the lengths, min(lq, ln) / max(lq, ln, 1), then by name. Only rows with more
+    than `k` pairs are ranked, by one stable sort of one integer made of the row, whether the name is
+    identical (EXACT_BONUS), the rest of the weight, and the nearness as an integer of the same order
+    (two fractions with denominators up to L differ by at least 1 / L², so scaling by 2 L² and
+    rounding keeps them apart, and equal ones equal)."""
+    keep = np.ones(len(row), dtype=bool)
+    counts = np.diff(np.r_[_starts(row), len(row)])
+    big = np.flatnonzero(np.repeat(counts > k, counts))
+    if len(big) == 0:
+        return keep
+    row, w, lq, ln = row[big], w[big], lq[big], ln[big]
+    near = np.minimum(lq, ln) / np.maximum(np.maximum(lq, ln), 1.0)
+    near_bits = int(2 * max(lq.max(), ln.max(), 1.0) ** 2).bit_length()
+    exact = w >= EXACT_BONUS
+    evidence = np.where(exact, w - EXACT_BONUS, w)
+    # (value, bits) from the most significant: each value ascending is the order wanted
+    parts = [(np.cumsum(np.r_[0, row[1:] != row[:-1]]), 0), ((~exact).astype(np.int64), 1), (evidence.max() - evidence, 0),
+             ((1 << near_bits) - np.rint(near * float(1 << near_bits)).astype(np.int64), near_bits + 1)]
+    parts = [(v, b or int(v.max()).bit_length()) for v, b in parts]
+    if sum(b for _, b in parts) <= 63:
+        key = np.zeros(len(row), dtype=np.int64)
+        for v, b in parts:
+            key = (key << b) | v
+        order = np.argsort(key, kind="stable")
+    else:  # too many bits for one integer: the same order, slower
+        order = np.lexsort((-near, -w, row))
+    keep[big[order[_rank_in_runs(row[order]) >= k]]] = False
+    return keep
 
 
 @dataclass
@@ -137,15 +256,18 @@ class Index:
                 for form in normalise(text)[:1] if not has_han(text) else normalise(text):
                     rows.append((nid, e, text, form.key, form.compact, list(form.tokens)))
                     nid += 1
-        names = pl.DataFrame(rows, schema={"name_id": pl.UInt32, "entry": pl.UInt32, "matched_name": pl.String, "key": pl.String,
-                                           "compact": pl.String, "tokens": pl.List(pl.String)}, orient="row")
+        # column by column: polars makes a list column from Python lists slowly, the tokens are split from the key
+        ids, ents, matched, keys, compacts, name_tokens = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [], [])
+        names = pl.DataFrame({"name_id": pl.Series(ids, dtype=pl.UInt32), "entry": pl.Series(ents, dtype=pl.UInt32),
+                              "matched_name": pl.Series(matched, dtype=pl.String), "key": pl.Series(keys, dtype=pl.String),
+                              "compact": pl.Series(compacts, dtype=pl.String)})
+        names = names.with_columns(pl.col("key").str.split(" ").list.eval(pl.element().filter(pl.element() != "")).alias("tokens"))
         n = max(names.height, 1)
-        token_df = Counter(t for toks in names["tokens"].to_list() for t in set(toks))
+        token_df = Counter(t for toks in name_tokens for t in set(toks))
         token_idf = {t: math.log((n + 1) / (c + 1)) + 1.0 for t, c in token_df.items()}
-        compacts = names["compact"].to_list()
         postings = Postings.build([grams(c) for c in compacts], n)
         gram_df = {g: int(postings.length[i]) for g, i in postings.gram_ids.items()}
-        tokens = Postings.build(names["tokens"].to_list(), n)
+        tokens = Postings.build(name_tokens, n)
         # one-deletion neighbourhoods of every list token (SymSpell): a query token with one typo
         # shares a neighbour with its list token
         near: dict[str, list[int]] = {}
@@ -159,44 +281,61 @@ class Index:
         for i, c in enumerate(compacts):
             by_compact.setdefault(c, []).append(i)
         index.by_compact = by_compact
-        name_tokens = (names.select(pl.col("name_id"), pl.col("tokens").list.unique()).explode("tokens").drop_nulls()
-                       .with_columns(pl.col("tokens").replace_strict(token_idf, default=1.0, return_dtype=pl.Float64).alias("w")))
-        index.name_tokens = name_tokens.select("name_id", "tokens")
-        index.name_weight = (pl.DataFrame({"name_id": names["name_id"]}).join(
-            name_tokens.group_by("name_id").agg(pl.col("w").sum()), on="name_id", how="left", maintain_order="left")["w"].fill_null(0.0))
-        index.compact_len = names["compact"].str.len_chars().cast(pl.Float32)
-        index.names_raw = pl.Series([raw_compact(t) for t in names["matched_name"].to_list()], dtype=pl.String)
-        index.names_casefold = pl.Series([" ".join(t.split()).casefold() for t in names["matched_name"].to_list()], dtype=pl.String)
+        # the list side of the exact token agreement, prepared once: every (name, token) pair as one
+        # sorted integer (name_id × vocabulary + token id), and each name's summed token weight
+        token_of_posting = np.repeat(np.arange(len(index.vocab), dtype=np.int64), tokens.length)
+        index.name_token_keys = np.sort(tokens.names.astype(np.int64) * max(len(index.vocab), 1) + token_of_posting)
+        index.name_weight = np.bincount(tokens.names, weights=np.asarray([token_idf[t] for t in index.vocab])[token_of_posting],
+                                        minlength=names.height)
+        index.compact_len = names["compact"].str.len_chars().cast(pl.Float64).to_numpy()
+        # per name, the texts the scorers compare (object arrays: a batch's pairs are gathered in one step)
+        index.name_entry = names["entry"].to_numpy()
+        index.names_compact, index.names_key = _strings(compacts), _strings(keys)
+        index.names_sorted = _strings([_sorted_tokens(k) for k in keys])
+        index.names_tokens, index.names_matched = name_tokens, matched
+        index.names_raw = _strings([raw_compact(t) for t in matched])
+        index.names_casefold = [" ".join(t.split()).casefold() for t in matched]
+        # per entry, what a match reports of it (None for a column the list does not have)
+        cols = ["list_id", "name", "source", "list_code", "federal_register_notice", "license_policy"]
+        index.entry_facts = list(zip(*(entries[c].to_list() if c in entries.columns else [None] * entries.height for c in cols), strict=True))
+        terms = ["federal_register_notice", "license_requirement", "license_policy"]  # what an explanation reports of it
+        index.entry_terms = [dict(zip(terms, v, strict=True))
+                             for v in zip(*(entries[c].to_list() if c in entries.columns else [None] * entries.height for c in terms), strict=True)]
+        index.token_df, index.gram_df_list = tokens.length.tolist(), postings.length.tolist()
+        # each gram's place in the order of candidate generation: rarest first, then by id
+        index.gram_rank = np.argsort(np.lexsort((np.arange(len(postings.length)), postings.length))).tolist()
         return index
 
     # --- search --------------------------------------------------------------------------------
 
-    def _forms(self, queries: list[str]) -> pl.DataFrame:
-        """Every form of every query, built column by column (tokens split in polars: fast)."""
+    def _forms(self, queries: list[str]) -> Forms:
+        """Every form of every query, as columns (a name repeated in the batch is normalised once)."""
         qs: list[int] = []
         fs: list[int] = []
         keys: list[str] = []
         hows: list[str] = []
         hans: list[bool] = []
+        read: dict[str, tuple[bool, list[Form]]] = {}
         for q, text in enumerate(queries):
-            han = has_han(text or "")
-            for f, form in enumerate(normalise(text or "")):
+            text = text or ""
+            if text not in read:
+                read[text] = (has_han(text), normalise(text))
+            han, forms = read[text]
+            for f, form in enumerate(forms):
                 qs.append(q)
                 fs.append(f)
                 keys.append(form.key)
                 hows.append("\x1f".join(form.how))
                 hans.append(han)
-        frame = pl.DataFrame({"q": qs, "f": fs, "key": keys, "how": hows, "han": hans},
-                             schema={"q": pl.UInt32, "f": pl.UInt32, "key": pl.String, "how": pl.String, "han": pl.Boolean})
-        return frame.with_columns(pl.col("key").str.replace_all(" ", "", literal=True).alias("compact"),
-                                  pl.col("key").str.split(" ").alias("tokens"))
+        return Forms(np.asarray(qs, dtype=np.int64), np.asarray(fs, dtype=np.int64), keys, hows, np.asarray(hans, dtype=bool),
+                     [k.replace(" ", "") for k in keys], [k.split(" ") for k in keys])
 
-    def _candidates(self, forms: pl.DataFrame) -> pl.DataFrame:
-        """(row of forms, name_id) pairs to score: the names holding the form's rarest tokens (or a
+    def _candidates(self, forms: Forms) -> tuple[np.ndarray, np.ndarray]:
+        """(row of forms, name_id) pairs to score, sorted: the names holding the form's rarest tokens (or a
         list token one typo away), else — for names read from Chinese, or when no token is known —
         the names sharing the form's rarest trigrams; the best CANDIDATES per form by summed weight."""
-        tok_ids, tok_len = self.tokens.gram_ids, self.tokens.length
-        gram_ids, gram_len = self.postings.gram_ids, self.postings.length
+        tok_ids, tok_len = self.tokens.gram_ids, self.token_df
+        gram_ids, gram_len = self.postings.gram_ids, self.gram_df_list
         t_rows: list[int] = []
         t_keys: list[int] = []
         g_rows: list[int] = []
@@ -204,10 +343,10 @@ class Index:
         g_share: list[float] = []  # a name holding every gram picked for a form weighs one average gram, like one token
         e_rows: list[int] = []
         e_names: list[int] = []
-        for r, (tokens, compact, han) in enumerate(forms.select("tokens", "compact", "han").iter_rows()):
+        for r, (tokens, compact, han) in enumerate(zip(forms.tokens, forms.compact, forms.han.tolist(), strict=True)):
             per_token: list[tuple[int, list[int]]] = []  # (df of the best list token, candidate list tokens) per query token
             unknown_tokens: list[str] = []
-            for t in set(tokens):
+            for t in dict.fromkeys(tokens):  # in the query's order: equal df keep it, in every process
                 if t in tok_ids:
                     i = tok_ids[t]
                     per_token.append((int(tok_len[i]), [i]))
@@ -215,7 +354,7 @@ class Index:
                 near = {i for v in _deletions(t) for i in self.near.get(v, ())}
                 if near:
                     vocab = self.vocab
-                    best = sorted(near, key=lambda i: -fuzz.ratio(t, vocab[i]))[:NEAR]
+                    best = sorted(near, key=lambda i: (-fuzz.ratio(t, vocab[i]), vocab[i]))[:NEAR]
                     per_token.append((int(tok_len[best[0]]), best))
                 else:
                     unknown_tokens.append(t)  # nothing one edit away: trigrams will look
@@ -232,7 +371,7 @@ class Index:
                 # trigrams of the unknown tokens (a typo, two words run together), or of the whole name
                 # (a name read from Chinese, or with no known token: the whole name's grams)
                 pieces = [compact] if han or not ranked else unknown_tokens
-                gs = sorted({gram_ids[g] for text in pieces for g in grams(text) if g in gram_ids}, key=gram_len.__getitem__)
+                gs = sorted({gram_ids[g] for text in pieces for g in grams(text) if g in gram_ids}, key=self.gram_rank.__getitem__)
                 pick = [g for g in gs[:RARE_GRAMS] if gram_len[g] <= MAX_GRAM_DF] or gs[:MIN_GRAMS]
                 g_rows.extend([r] * len(pick))
                 g_keys.extend(pick)
@@ -244,108 +383,113 @@ class Index:
         # weights in thousandths, as integers: their sums are exact, whatever order threads add in,
         # so the same query always gets the same candidates
         w3 = np.full(len(f3), EXACT_BONUS, dtype=np.int64)  # an identical name ranks first
-        hits = pl.DataFrame({"row": np.concatenate([f1, f2, f3]), "name_id": np.concatenate([n1, n2, n3]),
-                             "w": np.concatenate([np.rint(np.concatenate([w1, w2]) * 1000).astype(np.int64), w3])})
-        lq = pl.lit(forms["compact"].str.len_chars().cast(pl.Float32)).gather(pl.col("row"))
-        ln = pl.lit(self.compact_len).gather(pl.col("name_id"))
+        row, name, w = _summed(np.concatenate([f1, f2, f3]), np.concatenate([n1, n2, n3]),
+                               np.concatenate([w1, w2, w3]), len(self.names_key))
         # names holding much less of the query's evidence than its best name are not scored (the
         # bonus of an identical name set aside: other near names of other entries still are)
-        exact = pl.col("w") >= EXACT_BONUS
-        evidence = pl.when(exact).then(pl.col("w") - EXACT_BONUS).otherwise(pl.col("w"))
+        exact = w >= EXACT_BONUS
+        evidence = np.where(exact, w - EXACT_BONUS, w)
+        keep = exact | (evidence >= CANDIDATE_SHARE * _per_row(np.maximum, evidence, row))
+        row, name, w = row[keep], name[keep], w[keep]
         # then the best CANDIDATES by summed weight; among equal weights, the names whose length is
         # nearest the query's (the bound on their edit similarity), then by name id
-        return (hits.lazy().group_by("row", "name_id").agg(pl.col("w").sum())
-                .filter(exact | (evidence >= CANDIDATE_SHARE * evidence.max().over("row")))
-                .with_columns((pl.min_horizontal(lq, ln) / pl.max_horizontal(lq, ln, 1.0)).alias("near"))
-                .sort(["row", "w", "near", "name_id"], descending=[False, True, True, False])
-                .group_by("row", maintain_order=True).head(CANDIDATES).select("row", "name_id").collect())
+        lq = np.fromiter(map(len, forms.compact), dtype=np.float64, count=len(forms.compact))
+        keep = _best_in_rows(row, w, lq[row], self.compact_len[name], CANDIDATES)
+        return row[keep], name[keep]
 
     def search(self, queries: list[str], threshold: float = DEFAULT_THRESHOLD, limit: int = 5, explain: bool = True) -> list[dict[str, Any]]:
-        """Screen every query; one answer per query, in order: decision and matches (best first)."""
-        forms = self._forms(queries)
+        """Screen every query; one answer per query, in order: decision and matches (best first). A
+        batch of PARALLEL_MIN queries or more is matched half here, half in a twin process
+        (`parties.twin`: it holds the index as it was at the first such batch)."""
+        if len(queries) < PARALLEL_MIN:
+            found = self._match(queries, threshold, limit, explain)
+        else:
+            if not hasattr(self, "_twin"):
+                self._twin = Twin(self._match)
+            half = len(queries) // 2
+            parts = self._twin.both((queries[:half], threshold, limit, explain), (queries[half:], threshold, limit, explain))
+            found = Found.concat(list(parts), [0, half])
         answers: list[dict[str, Any]] = [{"decision": "clear", "matches": []} for _ in queries]
-        if forms.height == 0:
-            return answers
-        cand = self._candidates(forms)
-        if cand.height == 0:
-            return answers
-        rows = cand["row"].to_numpy()
-        nids = cand["name_id"].to_numpy()
-        pairs = pl.DataFrame({
-            "q": forms["q"].to_numpy()[rows], "f": forms["f"].to_numpy()[rows], "row": rows, "name_id": nids,
-            "entry": self.names["entry"].to_numpy()[nids],
-        })
-        q_compact, q_key = forms["compact"].to_list(), forms["key"].to_list()
-        n_compact, n_key = self.names["compact"].to_list(), self.names["key"].to_list()
-        q_raw = [raw_compact(text or "") for text in queries]
-        q_of_row = forms["q"].to_numpy()
-        ratio = np.maximum(edit_similarity([q_compact[r] for r in rows], [n_compact[i] for i in nids]),
-                           edit_similarity([q_raw[q_of_row[r]] for r in rows], self.names_raw.gather(pl.Series(nids)).to_list()))
-        order = process.cpdist([q_key[r] for r in rows], [n_key[i] for i in nids], scorer=fuzz.token_sort_ratio, workers=-1)
-        agree = self._exact_agreement(forms, pairs)
-        han = forms["han"].to_numpy()[rows]
-        if han.any():  # names read from Chinese: fuzzy token agreement (pinyin runs, near spellings), slower, few
-            q_tokens, n_tokens = forms["tokens"].to_list(), self.names["tokens"].to_list()
-            for i in np.flatnonzero(han):
-                agree[i] = max(agree[i], self._agreement(q_tokens[rows[i]], n_tokens[nids[i]], reading=True)[0])
-        scored = pairs.with_columns(
-            pl.Series("s_ratio", ratio, dtype=pl.Float64), pl.Series("s_order", order, dtype=pl.Float64) / 100,
-            pl.Series("s_tokens", agree, dtype=pl.Float64),
-            pl.Series("han", han, dtype=pl.Boolean),
-        ).with_columns(
-            # a name read from Chinese: the letters of a reading (a place, then pinyin) resemble many
-            # names; the agreement of its words must carry half the score
-            pl.when(pl.col("han")).then(pl.max_horizontal("s_tokens", (pl.max_horizontal("s_ratio", "s_order") + pl.col("s_tokens")) / 2))
-            .otherwise(pl.max_horizontal("s_ratio", "s_order", "s_tokens")).alias("score"))
-        # a name read from Chinese is a reading (translation, pinyin, known names), not the name as
-        # written: its scores are discounted, so that short or generic readings alert less easily
-        scored = scored.with_columns(pl.when(pl.Series(han)).then(pl.col("score") * HAN_DISCOUNT).otherwise(pl.col("score")).alias("score"))
-        # among equal scores, the entry whose name is written exactly as the query comes first
-        query_cf = pl.Series([" ".join((text or "").split()).casefold() for text in queries], dtype=pl.String)
-        exact = query_cf.gather(pairs["q"]) == self.names_casefold.gather(pl.Series(nids))
-        scored = scored.with_columns(exact.alias("exact"))
-        best = scored.sort(["score", "exact", "entry"], descending=[True, True, False]).unique(["q", "entry"], keep="first",
-                                                                                             maintain_order=True)
-        top = best.filter(pl.col("score") >= threshold).group_by("q", maintain_order=True).head(limit)
-        by_form = {(r["q"], r["f"]): r for r in forms.iter_rows(named=True)} if explain else {}
-        cols = ["list_id", "name", "source", "list_code", "federal_register_notice", "license_policy"]
-        have = [c for c in cols if c in self.entries.columns]
-        facts = top.select("q", "f", "entry", "name_id", "score", "s_ratio", "s_order", "s_tokens").with_columns(
-            *[pl.lit(self.entries[c]).gather(pl.col("entry")).alias(f"e_{c}") for c in have],
-            pl.lit(self.names["matched_name"]).gather(pl.col("name_id")).alias("matched_name"))
-        for row in facts.iter_rows(named=True):
-            ans = answers[row["q"]]
+        entry_of = self.name_entry[found.name_id].tolist()
+        for k, (q, n, e, score) in enumerate(zip(found.q.tolist(), found.name_id.tolist(), entry_of, found.score.tolist(), strict=True)):
+            ans = answers[q]
             ans["decision"] = "alert"
-            match = {"list_id": row.get("e_list_id"), "list_name": row.get("e_name"), "matched_name": row["matched_name"],
-                     "source": row.get("e_source"), "list_code": row.get("e_list_code"), "score": round(row["score"], 4),
-                     "federal_register_notice": row.get("e_federal_register_notice"), "license_policy": row.get("e_license_policy")}
+            list_id, list_name, source, list_code, notice, policy = self.entry_facts[e]
+            match = {"list_id": list_id, "list_name": list_name, "matched_name": self.names_matched[n], "source": source,
+                     "list_code": list_code, "score": round(score, 4), "federal_register_notice": notice, "license_policy": policy}
             if explain:
-                entry = self.entries.row(row["entry"], named=True)
-                match["explanation"] = self.explain(by_form.get((row["q"], row["f"])), row, entry)
+                match["explanation"] = found.explanation[k]
             ans["matches"].append(match)
         return answers
 
+    def _match(self, queries: list[str], threshold: float, limit: int, explain: bool) -> Found:
+        """The matches of a batch, CHUNK queries at a time (so that the candidate arrays stay small).
+        No polars here: this runs in the twin process too."""
+        starts = range(0, max(len(queries), 1), CHUNK)
+        return Found.concat([self._match_chunk(queries[s:s + CHUNK], threshold, limit, explain) for s in starts], list(starts))
+
+    def _match_chunk(self, queries: list[str], threshold: float, limit: int, explain: bool) -> Found:
+        """Steps 1 to 4 of the module docstring for a part of a batch."""
+        forms = self._forms(queries)
+        rows, nids = self._candidates(forms)
+        q_raw = _strings([raw_compact(text or "") for text in queries])
+        ratio = np.maximum(edit_similarity(_strings(forms.compact)[rows].tolist(), self.names_compact[nids].tolist()),
+                           edit_similarity(q_raw[forms.q[rows]].tolist(), self.names_raw[nids].tolist()))
+        # the token-sort similarity (fuzz.token_sort_ratio), the names' tokens sorted once, at build
+        order = process.cpdist(_strings([_sorted_tokens(k) for k in forms.key])[rows].tolist(), self.names_sorted[nids].tolist(),
+                               scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100
+        agree = self._exact_agreement(forms, rows, nids)
+        han = forms.han[rows]
+        if han.any():  # names read from Chinese: fuzzy token agreement (pinyin runs, near spellings), slower, few
+            for i in np.flatnonzero(han):
+                agree[i] = max(agree[i], self._agreement(forms.tokens[rows[i]], self.names_tokens[nids[i]], reading=True)[0])
+        # a name read from Chinese: the letters of a reading (a place, then pinyin) resemble many
+        # names; the agreement of its words must carry half the score
+        score = np.where(han, np.maximum(agree, (np.maximum(ratio, order) + agree) / 2), np.maximum(np.maximum(ratio, order), agree))
+        # per query, the best pair of each entry at or above the threshold, best first; among equal
+        # scores, the entry whose name is written exactly as the query comes first, then by entry; of
+        # an entry's equal pairs, the first form of the query and the entry's first name
+        hit = np.flatnonzero(score >= threshold)
+        q, f, name_id, entry = forms.q[rows[hit]], forms.f[rows[hit]], nids[hit], self.name_entry[nids[hit]]
+        query_cf = {k: " ".join((queries[k] or "").split()).casefold() for k in set(q.tolist())}
+        exact = np.fromiter((query_cf[a] == self.names_casefold[b] for a, b in zip(q.tolist(), name_id.tolist(), strict=True)),
+                            dtype=bool, count=len(hit))
+        first = np.lexsort((name_id, f, ~exact, -score[hit], entry, q))
+        first = first[_starts(q[first], entry[first])]
+        best = first[np.lexsort((entry[first], ~exact[first], -score[hit][first], q[first]))]
+        best = best[_rank_in_runs(q[best]) < limit]
+        explanations = []
+        if explain:
+            for i in hit[best].tolist():
+                n = int(nids[i])
+                parts = {"name_id": n, "s_ratio": float(ratio[i]), "s_order": float(order[i]), "s_tokens": float(agree[i])}
+                explanations.append(self.explain(forms.row(int(rows[i])), parts, self.entry_terms[int(self.name_entry[n])]))
+        return Found(q[best], name_id[best], score[hit[best]], explanations)
+
     # --- scoring details ------------------------------------------------------------------------
 
-    def _exact_agreement(self, forms: pl.DataFrame, pairs: pl.DataFrame) -> np.ndarray:
-        """IDF-weighted agreement of whole tokens for every pair, in batch (harmonic mean of the share
-        of each side's token weight found on the other side). The list side's tokens and weights are
-        prepared once, at build (`name_tokens`, `name_weight`)."""
-        idf, default = self.token_idf, self.max_idf
-        q_tok = (forms.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), pl.col("tokens").list.unique())
-                 .explode("tokens").drop_nulls()
-                 .with_columns(pl.col("tokens").replace_strict(idf, default=default, return_dtype=pl.Float64).alias("w")))
-        q_weight = q_tok.group_by("row").agg(pl.col("w").sum().alias("wq"))
-        p = pairs.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("pid"), pl.col("row").cast(pl.UInt32),
-                         pl.col("name_id").cast(pl.UInt32))
-        both = (p.join(q_tok, on="row").join(self.name_tokens, on=["name_id", "tokens"], how="semi")
-                .group_by("pid").agg(pl.col("w").sum().alias("wm")))
-        out = (p.join(both, on="pid", how="left").join(q_weight, on="row", how="left").sort("pid")
-               .with_columns(pl.lit(self.name_weight).gather(pl.col("name_id")).alias("wn")))
-        cq = (pl.col("wm") / pl.col("wq")).fill_null(0.0)
-        cn = (pl.col("wm") / pl.col("wn")).fill_null(0.0)
-        f1 = pl.when(cq + cn > 0).then(2 * cq * cn / (cq + cn)).otherwise(0.0)
-        return out.select(f1.alias("f1"))["f1"].to_numpy().copy()
+    def _exact_agreement(self, forms: Forms, rows: np.ndarray, nids: np.ndarray) -> np.ndarray:
+        """IDF-weighted agreement of whole tokens for every pair (forms row, name_id), in batch
+        (harmonic mean of the share of each side's token weight found on the other side). The list
+        side's tokens and weights are prepared once, at build (`name_token_keys`, `name_weight`)."""
+        idf, default, token_ids = self.token_idf, self.max_idf, self.tokens.gram_ids
+        per_row = [dict.fromkeys(tokens) for tokens in forms.tokens]
+        count = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
+        ids = np.fromiter((token_ids.get(t, -1) for ts in per_row for t in ts), dtype=np.int64, count=int(count.sum()))
+        weight = np.fromiter((idf.get(t, default) for ts in per_row for t in ts), dtype=np.float64, count=len(ids))
+        wq = np.bincount(np.repeat(np.arange(len(per_row)), count), weights=weight, minlength=len(per_row))[rows]
+        # every (pair, query token): is the token one of the name's?
+        per_pair = count[rows]
+        pair = np.repeat(np.arange(len(rows)), per_pair)
+        at = np.repeat((np.cumsum(count) - count)[rows] - (np.cumsum(per_pair) - per_pair), per_pair) + np.arange(len(pair))
+        key = nids[pair].astype(np.int64) * max(len(self.vocab), 1) + ids[at]
+        keys = self.name_token_keys
+        found = (ids[at] >= 0) & (keys[np.minimum(np.searchsorted(keys, key), len(keys) - 1)] == key) if len(keys) else np.zeros(len(key), bool)
+        wm = np.bincount(pair[found], weights=weight[at[found]], minlength=len(rows))
+        matched = wm > 0
+        cq = np.divide(wm, wq, out=np.zeros(len(rows)), where=matched)
+        cn = np.divide(wm, self.name_weight[nids], out=np.zeros(len(rows)), where=matched)
+        return np.divide(2 * cq * cn, cq + cn, out=np.zeros(len(rows)), where=matched)
 
     def _agreement(self, q: list[str], n: list[str], reading: bool = False) -> tuple[float, list[tuple[str, str, float]]]:
         """IDF-weighted token agreement (harmonic mean of the weight matched on each side; for a
@@ -410,12 +554,12 @@ class Index:
         return ((1 + b2) * cq * cn / (b2 * cn + cq) if cq + cn else 0.0), aligned
 
     def explain(self, form: dict[str, Any], row: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
-        name = self.names.row(row["name_id"], named=True)
-        _, aligned = self._agreement(form["tokens"], name["tokens"])
+        n = row["name_id"]
+        _, aligned = self._agreement(form["tokens"], self.names_tokens[n])
         moved = {"edit similarity of the compact names": round(row["s_ratio"], 4), "word-order-free similarity": round(row["s_order"], 4),
                  "IDF-weighted token agreement": round(row["s_tokens"], 4)}
         return {
-            "query_form": form["key"], "list_form": name["key"], "how": [h for h in form["how"].split("\x1f") if h],
+            "query_form": form["key"], "list_form": self.names_key[n], "how": [h for h in form["how"].split("\x1f") if h],
             "aligned_tokens": [{"query": a, "list": b, "similarity": s, "idf": round(self.token_idf.get(b.split()[0], 0.0), 3)}
                                for a, b, s in aligned],
             "score_parts": moved, "decided_by": max(moved, key=lambda k: moved[k]),
