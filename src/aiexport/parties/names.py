@@ -11,10 +11,10 @@ English renderings of Chinese names do; places are taken from the left, then the
 the right (`segments`). Two more readings gloss the brand's CC-CEDICT words where the dictionary
 gives a company's word or name (白银 → silver, 联想 → Lenovo; `parties/cedict.py`), and its single
 characters too (金马 → gold horse); one more writes a brand of three syllables or more by their
-initials (木林森 → MLS). A last form keeps
-every character in pinyin, for lists that romanise the whole name. Known English names of Chinese companies whose brands neither
-pinyin nor translation reach (北方华创 → NAURA) come from `parties/data/zh_known_names.csv`, each
-with its source. Every form records how it was made, for the explanation of a hit.
+initials (木林森 → MLS). A last form keeps every character in pinyin, for lists that romanise the
+whole name. Ordinals are read as numbers (第十三 → 13, as "13th" reads). Known English names of
+Chinese companies whose brands neither pinyin nor translation reach (北方华创 → NAURA) come from
+`parties/data/zh_known_names.csv`, each with its source. Every form records how it was made, for the explanation of a hit.
 """
 
 from __future__ import annotations
