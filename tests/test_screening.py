@@ -13,8 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiexport.parties.matcher import DEFAULT_THRESHOLD, Index
 from aiexport.parties.names import normalise
@@ -171,6 +174,41 @@ def test_one_typo_scores_one_edit_whatever_its_kind():
     assert sims[0] == sims[1] == 1 - 1 / 14  # swap and substitution: one edit over 14 letters
     assert edit_similarity(["kvantek"], ["kvantek"])[0] == 1.0
     assert edit_similarity(["kvantek"], ["ktnavek"])[0] < 0.86  # several edits: the Indel similarity
+
+
+# letters that share a bin (a, A and !, …) and a few beyond Latin: the bound must hold for any text
+_TEXT = st.text(alphabet="abcdeAB!0 \u00e9\u4e2d", max_size=12)
+
+
+@settings(deadline=None, max_examples=400)
+@given(_TEXT, _TEXT)
+def test_the_bag_bound_bounds_the_edit_similarity(a, b):
+    # the pruning in `Index._possible` is exact only if the bound never falls below the score
+    from aiexport.parties.matcher import _bag_bound, _bags, edit_similarity
+
+    bags = _bags([a, b])
+    common = int(np.minimum(bags[0], bags[1]).sum())
+    bound = float(_bag_bound(np.array([common]), np.array([len(a) + len(b)]))[0])
+    assert bound >= edit_similarity([a], [b])[0] - 1e-6
+
+
+def test_sparing_the_pairs_that_cannot_reach_the_threshold_changes_no_answer(csl, monkeypatch):
+    # the same answers, explanations included, as when every candidate pair is scored; at the
+    # default threshold and a low one, on list names, typos, made-up and Chinese names
+    rng = random.Random(5)
+    entries = csl.entries.filter(pl.col("list_code") == "EL")
+    names = [n for n in entries["name"].to_list()[:300]]
+    typos = [n[:i] + n[i + 1:] for n in names[:150] for i in [rng.randrange(max(len(n), 1))]]
+    made_up = ["Zorvalex Trading Shenzhen", "Huakal Logistics Optics Trading LLC", "Oracor Instruments Corporation",
+               "Velvexzhong Co., Ltd.", "Terkangzhong (Taipei) Machinery Co., Ltd."]
+    queries = names + typos + made_up + ["华为技术有限公司", "北方华创科技集团股份有限公司", "西安天和防务技术股份有限公司"]
+    for threshold in (DEFAULT_THRESHOLD, 0.6):
+        pruned = csl.search(queries, threshold=threshold)
+        with monkeypatch.context() as m:
+            m.setattr(Index, "_possible", lambda self, forms, raw, keys, rows, *a, **k: np.ones(len(rows), dtype=bool))
+            every = csl.search(queries, threshold=threshold)
+        assert pruned == every
+        assert sum(a["decision"] == "alert" for a in pruned) >= len(names)
 
 
 def test_typos_inside_legal_forms_and_variants_are_read_through():

@@ -15,7 +15,9 @@ Search (`Index.search`), for a whole batch of queries at once:
    (typos, spacing: `edit_similarity`, where one typo of any kind costs one edit; also on the names
    as written, legal forms kept, for typos inside a legal form), the token-sort similarity of the keys (word order), and the
    IDF-weighted token agreement (translated and partial names: the rare tokens must agree), each
-   computed by rapidfuzz in batch;
+   computed by rapidfuzz in batch, only for the pairs that can reach the threshold: the characters
+   two names have in common bound their edit similarity, and of the ~34 candidates of a name on no
+   list, almost none pass (`Index._possible`; the answers are the same as scoring every pair);
 4. per query, the best score per list entry, best first; `alert` when the best reaches the threshold
    (among equal scores, the entry whose name is written exactly as the query, then by entry; an
    entry's equal names give the query's first form and the entry's first name).
@@ -64,6 +66,11 @@ MAX_GRAM_DF = 100
 #: tokens in more names than this ("technology", "trade") only serve when a name has nothing rarer
 MAX_TOKEN_DF = 300
 MIN_GRAMS = 3
+#: characters are counted in this many bins (code point modulo BAG_BINS) for the bound on a pair's
+#: edit similarity (`_bags`): 32 bins keep the 26 letters and the digits nearly apart
+BAG_BINS = 32
+#: slack on the bounds, for the float rounding of the scores they bound
+BOUND_SLACK = 1e-6
 #: queries matched at once (the candidate arrays grow with it)
 CHUNK = 4096
 #: a batch this large or larger is matched in two processes (`search`): below it, handing half to
@@ -159,6 +166,27 @@ def _strings(values: list[str]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def _bags(texts: list[str]) -> np.ndarray:
+    """Per text, how many of its characters fall in each of BAG_BINS bins (code point modulo
+    BAG_BINS), as a (texts × BAG_BINS) array. Two texts' bins, each the smaller count taken, sum to at
+    least the characters they have in common (a bin holding two letters counts at least as much as
+    the two apart), so `_bag_bound` stays a bound. A text too long for uint16 counts gets the most in
+    every bin (its bound is then only its length's)."""
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    at = np.repeat(np.arange(len(texts), dtype=np.int64) * BAG_BINS, lens) + codes % BAG_BINS
+    counts = np.bincount(at, minlength=len(texts) * BAG_BINS).reshape(len(texts), BAG_BINS)
+    counts[lens > np.iinfo(np.uint16).max] = np.iinfo(np.uint16).max
+    return counts.astype(np.uint16)
+
+
+def _bag_bound(common: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """An upper bound of `edit_similarity` of two strings of `total` characters in all with at most
+    `common` characters in common: the Indel similarity is 2 × (longest common subsequence) / total,
+    and one typo scores 1 - 1 / total, so (2 × common + 1) / total bounds both."""
+    return (2 * common + 1) / np.maximum(total, 1)
 
 
 def _sorted_tokens(key: str) -> str:
@@ -294,6 +322,10 @@ class Index:
         index.names_sorted = _strings([_sorted_tokens(k) for k in keys])
         index.names_tokens, index.names_matched = name_tokens, matched
         index.names_raw = _strings([raw_compact(t) for t in matched])
+        # for the bound that spares the scoring of pairs that cannot reach the threshold (`_possible`)
+        index.bags_compact, index.bags_raw = _bags(compacts), _bags(index.names_raw.tolist())
+        index.len_sorted = np.fromiter(map(len, index.names_sorted), dtype=np.int64, count=len(keys))
+        index.len_raw = np.fromiter(map(len, index.names_raw), dtype=np.int64, count=len(keys))
         index.names_casefold = [" ".join(t.split()).casefold() for t in matched]
         # per entry, what a match reports of it (None for a column the list does not have)
         cols = ["list_id", "name", "source", "list_code", "federal_register_notice", "license_policy"]
@@ -432,14 +464,19 @@ class Index:
         """Steps 1 to 4 of the module docstring for a part of a batch."""
         forms = self._forms(queries)
         rows, nids = self._candidates(forms)
-        q_raw = _strings([raw_compact(text or "") for text in queries])
-        ratio = np.maximum(edit_similarity(_strings(forms.compact)[rows].tolist(), self.names_compact[nids].tolist()),
-                           edit_similarity(q_raw[forms.q[rows]].tolist(), self.names_raw[nids].tolist()))
-        # the token-sort similarity (fuzz.token_sort_ratio), the names' tokens sorted once, at build
-        order = process.cpdist(_strings([_sorted_tokens(k) for k in forms.key])[rows].tolist(), self.names_sorted[nids].tolist(),
-                               scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100
+        raw = [raw_compact(text or "") for text in queries]
+        sorted_keys = [_sorted_tokens(k) for k in forms.key]
         agree = self._exact_agreement(forms, rows, nids)
         han = forms.han[rows]
+        # the edit and token-sort similarities only of the pairs that can reach the threshold
+        ratio, order = np.zeros(len(rows)), np.zeros(len(rows))
+        go = np.flatnonzero(self._possible(forms, raw, sorted_keys, rows, nids, agree, threshold))
+        rows_go, nids_go = rows[go], nids[go]
+        ratio[go] = np.maximum(edit_similarity(_strings(forms.compact)[rows_go].tolist(), self.names_compact[nids_go].tolist()),
+                               edit_similarity(_strings(raw)[forms.q[rows_go]].tolist(), self.names_raw[nids_go].tolist()))
+        # the token-sort similarity (fuzz.token_sort_ratio), the names' tokens sorted once, at build
+        order[go] = process.cpdist(_strings(sorted_keys)[rows_go].tolist(), self.names_sorted[nids_go].tolist(),
+                                   scorer=fuzz.ratio, workers=-1).astype(np.float64) / 100
         if han.any():  # names read from Chinese: fuzzy token agreement (pinyin runs, near spellings), slower, few
             for i in np.flatnonzero(han):
                 agree[i] = max(agree[i], self._agreement(forms.tokens[rows[i]], self.names_tokens[nids[i]], reading=True)[0])
@@ -467,6 +504,32 @@ class Index:
         return Found(q[best], name_id[best], score[hit[best]], explanations)
 
     # --- scoring details ------------------------------------------------------------------------
+
+    def _possible(self, forms: Forms, raw: list[str], sorted_keys: list[str], rows: np.ndarray, nids: np.ndarray,
+                  agree: np.ndarray, threshold: float) -> np.ndarray:
+        """Mask of the pairs whose score can reach the threshold, from bounds that cost far less than
+        the scores (most candidates of a name on no list share a few rare trigrams and little else):
+        the characters two names have in common bound their edit similarity (`_bag_bound`), on the
+        compact forms, on the names as written (checked only where the lengths allow it), and on the
+        sorted tokens (the compact form's characters and a space between tokens). A name read from
+        Chinese is always scored (its fuzzy token agreement has no such bound)."""
+        limit = threshold - BOUND_SLACK
+        bags = _bags(forms.compact)
+        lq = np.fromiter(map(len, forms.compact), dtype=np.int64, count=len(forms.compact))[rows]
+        ln = self.compact_len[nids].astype(np.int64)
+        common = np.minimum(bags[rows], self.bags_compact[nids]).sum(axis=1, dtype=np.int64)
+        sq = np.fromiter(map(len, sorted_keys), dtype=np.int64, count=len(sorted_keys))[rows] - lq  # spaces
+        sn = self.len_sorted[nids] - ln
+        ok = forms.han[rows] | (agree >= limit) | (_bag_bound(common, lq + ln) >= limit)
+        ok |= _bag_bound(common + np.minimum(sq, sn), lq + ln + sq + sn) >= limit
+        rq = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))[forms.q[rows]]
+        rn = self.len_raw[nids]
+        need = np.flatnonzero(~ok & (_bag_bound(np.minimum(rq, rn), rq + rn) >= limit))
+        if len(need):
+            common_raw = np.minimum(_bags(raw)[forms.q[rows[need]]], self.bags_raw[nids[need]]).sum(axis=1, dtype=np.int64)
+            ok[need] = _bag_bound(common_raw, rq[need] + rn[need]) >= limit
+        return ok
+
 
     def _exact_agreement(self, forms: Forms, rows: np.ndarray, nids: np.ndarray) -> np.ndarray:
         """IDF-weighted agreement of whole tokens for every pair (forms row, name_id), in batch
