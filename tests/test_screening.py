@@ -237,15 +237,20 @@ def test_false_alerts_on_unlisted_chinese_companies_at_most_2_percent(csl, pairs
 
 def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # issue #4 target: recall@1 >= 80 % when the list is built from the English names and queried
-    # with the Chinese ones. The list holds each distinct English name once (several Chinese names of
-    # one company share an English name; as separate entries they would tie). Measured: 76.2 % (71.4 %
-    # before the CC-CEDICT reading and the right-to-left cut); brand names such as 康泰 → Contec or
-    # 日海 → Sunsea are out of reach of pinyin and translation. This test guards that level; the
-    # target is not yet met.
-    english = list(dict.fromkeys(pairs["en_name"].to_list()))
-    entry_of = {e: str(i) for i, e in enumerate(english)}
-    entries = pl.DataFrame({"list_id": list(entry_of.values()), "source": ["dev"] * len(english),
-                            "list_code": ["DEV"] * len(english), "name": english, "alt_names": [[] for _ in english]})
+    # with the Chinese ones. The list holds each English name once: the dev pairs write one company's
+    # name several ways ("Konka Group Co.,Ltd" and "KONKA GROUP CO.,LTD"; 2,278 strings, 1,506 names
+    # once normalised), which become one entry with its alternative names, as a list carries them (as
+    # separate entries they tie, and the tie falls either way). Measured: 76.6 % (71.4 % before the
+    # CC-CEDICT reading and the right-to-left cut; 76.2 % with the spellings as separate entries);
+    # brand names such as 康泰 → Contec or 日海 → Sunsea are out of reach of pinyin and translation.
+    # This test guards that level; the target is not yet met.
+    groups: dict[str, list[str]] = {}
+    for e in dict.fromkeys(pairs["en_name"].to_list()):
+        groups.setdefault(normalise(e)[0].key, []).append(e)
+    entry_of = {e: str(i) for i, names in enumerate(groups.values()) for e in names}
+    entries = pl.DataFrame({"list_id": [str(i) for i in range(len(groups))], "source": ["dev"] * len(groups),
+                            "list_code": ["DEV"] * len(groups), "name": [v[0] for v in groups.values()],
+                            "alt_names": [v[1:] for v in groups.values()]})
     index = Index.build(entries)
     gold: dict[str, set[str]] = {}
     for z, e in pairs.select("zh_name", "en_name").iter_rows():
@@ -253,7 +258,7 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     zh = list(gold)
     answers = index.search(zh, threshold=0.0, explain=False, limit=1)
     recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
-    assert recall >= 0.76, recall
+    assert recall >= 0.765, recall
 
 
 @pytest.mark.parametrize("name,reading,how", [
@@ -270,6 +275,9 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     ("通化金马药业集团股份有限公司", "tonghua gold horse pharmaceutical group", "马→horse (CC-CEDICT)"),
     # a brand of three syllables or more by its initials, as companies write them (木林森 → MLS)
     ("木林森股份有限公司", "mls", "木林森→mls (initials)"),
+    # a brand of one character takes the next one when the rest is a word: 微 | 光电子 also as
+    # 微光 | 电子 (Hangzhou Weiguang Electronic Co., Ltd., SZSE 002801)
+    ("杭州微光电子股份有限公司", "hangzhou weiguang electronic", "微光→weiguang (pinyin)"),
 ])
 def test_chinese_readings(name, reading, how):
     forms = {f.key: f for f in normalise(name)}

@@ -243,6 +243,10 @@ class _Reader:
     #: is one word (金马 → gold horse); "initials", the initials of its syllables (木林森 → mls). What
     #: has no gloss stays in pinyin, read together.
     brand_reading: str = "pinyin"
+    #: a brand of one character takes the first character of the word after it, when the rest is a
+    #: word too (微 | 光电子 → 微光 | 电子, "Weiguang Electronic"; 国 | 新能源 → 国新 | 能源, "Guoxin
+    #: Energy"): brands are seldom one syllable, and the right-to-left cut takes the longest word
+    absorb: bool = False
     tokens: list[str] = field(default_factory=list)
     how: list[str] = field(default_factory=list)
     brand: str = ""
@@ -250,7 +254,8 @@ class _Reader:
     def read(self, text: str) -> None:
         longest = max(map(len, self.words), default=1)
         latin = ""  # letters and digits between Chinese words are read together ("TCL", "41st")
-        for piece, word in segments(text, self.words, longest, lambda w: self.words[w][1] == "place"):
+        pieces = segments(text, self.words, longest, lambda w: self.words[w][1] == "place")
+        for piece, word in _absorbed(pieces, self.words) if self.absorb else pieces:
             if not word and not _HAN.match(piece):
                 latin += piece
                 continue
@@ -307,6 +312,23 @@ class _Reader:
         if py:
             self.tokens.append(py)
             self.how.append(f"{run}→{py} (pinyin)")
+
+
+def _absorbed(pieces: list[tuple[str, bool]], words: Container[str]) -> list[tuple[str, bool]]:
+    """`segments` with each brand of one Chinese character, between words (or at the start), joined
+    to the first character of the word after it when the rest of that word is a word (`_Reader.absorb`)."""
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(pieces):
+        piece, word = pieces[i]
+        alone = not word and _HAN.match(piece) and (not out or out[-1][1]) and (i + 1 == len(pieces) or pieces[i + 1][1])
+        if alone and i + 1 < len(pieces) and len(nxt := pieces[i + 1][0]) >= 3 and nxt[1:] in words:
+            out += [(piece + nxt[0], False), (nxt[1:], True)]
+            i += 2
+            continue
+        out.append((piece, word))
+        i += 1
+    return out
 
 
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -376,8 +398,8 @@ def chinese_forms(text: str) -> list[Form]:
     dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
     seen: set[tuple[str, ...]] = set()
     for words in dictionaries:
-        for brand_reading in ("pinyin", "words", "characters", "initials"):
-            reader = _Reader(words, brand_reading)
+        for brand_reading, absorb in (("pinyin", False), ("words", False), ("characters", False), ("initials", False), ("pinyin", True)):
+            reader = _Reader(words, brand_reading, absorb)
             reader.read(core)
             if reader.tokens and tuple(reader.tokens) not in seen:
                 seen.add(tuple(reader.tokens))
