@@ -57,6 +57,11 @@ def names_of(index: Index, list_id: str) -> list[str]:
     ("海能达通信股份有限公司", "hytera"),
     ("西北工业大学", "northwestern polytechnical"),
     ("江南计算技术研究所", "jiangnan institute of computing"),
+    # 研究所 also read "institute", 应用 also "applied" (zh_words.csv `alt`): the list writes "The
+    # Institute of Applied Physics and Computational Mathematics, Beijing" (an alternative name of
+    # the China Academy of Engineering Physics entry); read only as "application … research
+    # institute", it scored 0.70
+    ("北京应用物理与计算数学研究所", "institute of applied physics and computational mathematics"),
 ])
 def test_chinese_names_alert_on_the_right_entries(csl, query, expected):
     # issue #4 acceptance: these five alert on the right CSL entries
@@ -278,6 +283,9 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # a brand of one character takes the next one when the rest is a word: 微 | 光电子 also as
     # 微光 | 电子 (Hangzhou Weiguang Electronic Co., Ltd., SZSE 002801)
     ("杭州微光电子股份有限公司", "hangzhou weiguang electronic", "微光→weiguang (pinyin)"),
+    # a word's other rendering (zh_words.csv `alt`), and a place's pinyin where its English is not (华中: central china)
+    ("北京应用物理与计算数学研究所", "beijing applied physics computing mathematics institute", "研究所→institute (translated)"),
+    ("华中科技大学", "huazhong university science technology", "华中→huazhong (place)"),
 ])
 def test_chinese_readings(name, reading, how):
     forms = {f.key: f for f in normalise(name)}

@@ -178,6 +178,21 @@ def zh_words() -> dict[str, tuple[str, str]]:
 
 
 @lru_cache(maxsize=1)
+def zh_alternatives() -> dict[str, tuple[str, str]]:
+    """Chinese word -> (its other English rendering, kind): the `alt` column of zh_words.csv (研究所:
+    "research institute", also "institute"; 船舶: "shipbuilding", also "ship"), and for a place whose
+    English is not its pinyin, the pinyin (华中: "central china", also "huazhong")."""
+    out: dict[str, tuple[str, str]] = {}
+    for r in _data_rows("zh_words.csv"):
+        alt = (r.get("alt") or "").strip()
+        if not alt and r["kind"] == "place" and "".join(r["en"].split()) != "".join(_pinyin(r["zh"])):
+            alt = "".join(_pinyin(r["zh"]))
+        if alt:
+            out[r["zh"]] = (alt, r["kind"])
+    return out
+
+
+@lru_cache(maxsize=1)
 def zh_known_names() -> dict[str, list[tuple[str, str]]]:
     """Chinese brand or name -> [(English name, source)], from public sources."""
     out: dict[str, list[tuple[str, str]]] = {}
@@ -396,6 +411,10 @@ def chinese_forms(text: str) -> list[Form]:
     forms: list[Form] = []
     known = {zh: (en, f"known:{source}") for zh, (en, source) in _known_cores().items() if zh in core}
     dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
+    # the other renderings of the words the name holds (研究所 as "institute" too), all at once: one more form
+    alternatives = {zh: alt for zh, alt in zh_alternatives().items() if zh in core}
+    if alternatives:
+        dictionaries.append({**dictionaries[0], **alternatives})
     seen: set[tuple[str, ...]] = set()
     for words in dictionaries:
         for brand_reading, absorb in (("pinyin", False), ("words", False), ("characters", False), ("initials", False), ("pinyin", True)):
