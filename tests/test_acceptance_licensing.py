@@ -124,6 +124,11 @@ def test_h200_case_by_case_with_certifications_and_b200_denial_on_2026_02_01():
     assert (h200["verdict"], h200["review_policy"]) == ("license_required", "case_by_case")
     certs = [c for c in h200["conditions"] if c.startswith("certify")]
     assert len(certs) == 5 and any("third-party testing" in c for c in certs)
+    # the certifications are rule data (the provision's `conditions`), not texts in the code
+    from aiexport.rulebook import baseline
+
+    provision = baseline().resolve(date(2026, 2, 1))["ac_licensing"].version.provisions["rp_line_2026"]
+    assert certs == [c.text_en for c in provision.conditions] and all(c.text_zh for c in provision.conditions)
     b200 = one(**CN, item="B200", date="2026-02-01")
     assert (b200["verdict"], b200["review_policy"]) == ("license_required", "presumption_of_denial")
 

@@ -786,10 +786,7 @@ def _decide_steps(plan: Plan) -> list[list[pl.Expr]]:
     cond(le.is_in(["NAC", "ACA", "HBM", "AIA", "LPP"]), "no Entity List party and no Part 744/746 licence requirement")
     cond(le == "LPP", "consignee certification of its calendar-year TPP; no distributor; consignee notifies BIS")
     cond(le == "HBM", "the conditions of 15 CFR 740.25 (packaging site, reporting: UNCONFIRMED)")
-    for text in ("item commercially available in the US on 2026-01-15", "sufficient supply in the US",
-                 "no diversion of foundry capacity from US end users", "recipient security procedures (KYC, remote-access safeguards)",
-                 "independent third-party testing in the US"):
-        cond(acl & on_line, f"certify: {text}")
+    cond(acl & on_line, PROVISION_CONDITIONS + "ac_licensing.rp_line_2026")  # its certifications, as the epoch's rules list them
     cond(party("uvl") & ~lic, "UVL statement from the party before export")
     steps.append([_mask(plan.finding_conds).alias("__fm"), _mask(plan.missing_conds).alias("__mm"),
                   _mask(plan.condition_conds).alias("__cm")])
@@ -906,8 +903,10 @@ def _build_answers(distinct: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         missing.append([f"item figures: {figures}" if w.startswith("item figures") and figures else w for w in what])
     by_missing = by_missing.with_columns(_string_lists("missing", missing))
 
-    by_cond = distinct.select("__cm").unique()
-    by_cond = by_cond.with_columns(_string_lists("conditions", [[plan.conditions[k] for k in _bits(cm)] for cm in by_cond["__cm"].to_list()]))
+    by_cond = distinct.select("__e", "__cm").unique()
+    epochs = {ep.index: ep for ep in plan.epochs}
+    by_cond = by_cond.with_columns(_string_lists("conditions", [[text for k in _bits(cm) for text in _condition_texts(epochs[e], plan.conditions[k])]
+                                                                for e, cm in by_cond.iter_rows()]))
     by_epoch = pl.DataFrame({
         "__e": [ep.index for ep in plan.epochs],
         "rulebook_hash": [ep.resolved.rulebook_hash for ep in plan.epochs],
@@ -920,11 +919,24 @@ def _build_answers(distinct: pl.DataFrame, plan: Plan) -> pl.DataFrame:
         return left.join(table, on=on, how="left", nulls_equal=True)
 
     answers = join(join(join(numbered.with_columns(unconfirmed),
-                             by_missing, ["__e", "__item_id", "__mm"]), by_cond, ["__cm"]), by_epoch, ["__e"])
+                             by_missing, ["__e", "__item_id", "__mm"]), by_cond, ["__e", "__cm"]), by_epoch, ["__e"])
     answers = answers.join(per_answer, on="__a", how="left").sort("__a").select(
         pl.col("findings").fill_null(pl.lit([], dtype=FINDING_DTYPE)), "unconfirmed", "missing", "conditions", "rulebook_hash",
         "rule_versions")
     return answers
+
+
+#: a condition registered as this prefix and a provision key stands for that provision's conditions
+#: (rule data: `conditions` of the provision in the epoch's rules), not for a text of its own
+PROVISION_CONDITIONS = "provision:"
+
+
+def _condition_texts(ep: Epoch, condition: str) -> list[str]:
+    """The texts a registered condition gives in an epoch: itself, or its provision's conditions."""
+    if not condition.startswith(PROVISION_CONDITIONS):
+        return [condition]
+    found = ep.provisions.get(condition[len(PROVISION_CONDITIONS):])
+    return [c.text_en for c in found[1].conditions] if found else []
 
 
 def _bits(mask: int) -> list[int]:

@@ -219,9 +219,18 @@ class Scope(_Strict):
     countries: list[str] = []
 
 
+class AnswerCondition(_Strict):
+    """A condition an answer under a provision carries (a certification the exporter must make)."""
+
+    code: str
+    text_en: str
+    text_zh: str
+
+
 class Provision(_Strict):
     """One operative provision of a licensing instrument: its text beside its data (where it applies,
-    to which controls, which review policy it gives). The steps of licensing.py read it by id."""
+    to which controls, which review policy it gives, which conditions an answer under it carries).
+    The steps of licensing.py read it by id."""
 
     text_en: str
     text_zh: str
@@ -231,6 +240,7 @@ class Provision(_Strict):
     policy: Policy | None = None
     controls: list[str] = []
     codes: list[str] = []
+    conditions: list[AnswerCondition] = []
     note: str | None = None
 
 
