@@ -182,11 +182,16 @@ def zh_alternatives() -> dict[str, tuple[str, str]]:
     """Chinese word -> (its other English rendering, kind): the `alt` column of zh_words.csv (研究所:
     "research institute", also "institute"; 船舶: "shipbuilding", also "ship"), and for a place whose
     English is not its pinyin, the pinyin (华中: "central china", also "huazhong")."""
+    rows = _data_rows("zh_words.csv")
+    english = {"".join(r["en"].split()) for r in rows}
     out: dict[str, tuple[str, str]] = {}
-    for r in _data_rows("zh_words.csv"):
+    for r in rows:
         alt = (r.get("alt") or "").strip()
-        if not alt and r["kind"] == "place" and "".join(r["en"].split()) != "".join(_pinyin(r["zh"])):
-            alt = "".join(_pinyin(r["zh"]))
+        py = "".join(_pinyin(r["zh"]))
+        # a place's pinyin, unless its English is that pinyin or its beginning (深圳市: shenzhen), or
+        # the pinyin is another place's English (陕西 shaanxi would read as 山西 shanxi)
+        if not alt and r["kind"] == "place" and not py.startswith("".join(r["en"].split())) and py not in english:
+            alt = py
         if alt:
             out[r["zh"]] = (alt, r["kind"])
     return out
@@ -416,8 +421,10 @@ def chinese_forms(text: str) -> list[Form]:
     if alternatives:
         dictionaries.append({**dictionaries[0], **alternatives})
     seen: set[tuple[str, ...]] = set()
-    for words in dictionaries:
-        for brand_reading, absorb in (("pinyin", False), ("words", False), ("characters", False), ("initials", False), ("pinyin", True)):
+    readings = (("pinyin", False), ("words", False), ("characters", False), ("initials", False), ("pinyin", True))
+    for d, words in enumerate(dictionaries):
+        # the other renderings are read with the brand in pinyin only: the other brand readings are there already
+        for brand_reading, absorb in readings if not (alternatives and d == len(dictionaries) - 1) else readings[:1]:
             reader = _Reader(words, brand_reading, absorb)
             reader.read(core)
             if reader.tokens and tuple(reader.tokens) not in seen:
