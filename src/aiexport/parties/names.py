@@ -423,8 +423,8 @@ def chinese_forms(text: str) -> list[Form]:
     seen: set[tuple[str, ...]] = set()
     readings = (("pinyin", False), ("words", False), ("characters", False), ("initials", False), ("pinyin", True))
     for d, words in enumerate(dictionaries):
-        # the other renderings are read with the brand in pinyin only: the other brand readings are there already
-        for brand_reading, absorb in readings if not (alternatives and d == len(dictionaries) - 1) else readings[:1]:
+        # the other renderings are read with the brand in pinyin or in words only (the others are there already)
+        for brand_reading, absorb in readings if not (alternatives and d == len(dictionaries) - 1) else readings[:2]:
             reader = _Reader(words, brand_reading, absorb)
             reader.read(core)
             if reader.tokens and tuple(reader.tokens) not in seen:
