@@ -416,15 +416,16 @@ def chinese_forms(text: str) -> list[Form]:
     forms: list[Form] = []
     known = {zh: (en, f"known:{source}") for zh, (en, source) in _known_cores().items() if zh in core}
     dictionaries = [{**zh_words(), **known}, zh_words()] if known else [zh_words()]
-    # the other renderings of the words the name holds (研究所 as "institute" too), all at once: one more form
+    readings = (("pinyin", False), ("words", False), ("characters", False), ("initials", False), ("pinyin", True))
+    passes = [(words, readings) for words in dictionaries]
+    # the other renderings of the words the name holds (研究所 as "institute" too), all at once, with
+    # the brand in pinyin or in words only (its other readings are there already)
     alternatives = {zh: alt for zh, alt in zh_alternatives().items() if zh in core}
     if alternatives:
-        dictionaries.append({**dictionaries[0], **alternatives})
+        passes.append(({**dictionaries[0], **alternatives}, readings[:2]))
     seen: set[tuple[str, ...]] = set()
-    readings = (("pinyin", False), ("words", False), ("characters", False), ("initials", False), ("pinyin", True))
-    for d, words in enumerate(dictionaries):
-        # the other renderings are read with the brand in pinyin or in words only (the others are there already)
-        for brand_reading, absorb in readings if not (alternatives and d == len(dictionaries) - 1) else readings[:2]:
+    for words, ways in passes:
+        for brand_reading, absorb in ways:
             reader = _Reader(words, brand_reading, absorb)
             reader.read(core)
             if reader.tokens and tuple(reader.tokens) not in seen:
