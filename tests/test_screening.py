@@ -72,6 +72,20 @@ def test_chinese_names_alert_on_the_right_entries(csl, query, expected):
     assert best["explanation"]["how"], "the explanation says how the Chinese name was read"
 
 
+def test_a_reading_of_a_chinese_name_is_calibrated_and_says_so(csl):
+    # the score of a name read from Chinese is 1 - (1 - reading score) x (1 - 0.86) / (1 - READING_ALERT):
+    # a reading score of READING_ALERT alerts at the default threshold, and the explanation says so
+    from aiexport.parties.matcher import READING_ALERT
+
+    [ans] = csl.search(["北方华创科技集团股份有限公司"], threshold=0.0, limit=3)
+    for m in ans["matches"]:
+        x = m["explanation"]
+        assert "calibration" in x and str(READING_ALERT) in x["calibration"]
+        assert m["score"] == pytest.approx(1 - (1 - x["reading_score"]) * (1 - DEFAULT_THRESHOLD) / (1 - READING_ALERT), abs=1e-4)
+    [latin] = csl.search(["Naura Technology Group"], limit=1)
+    assert "calibration" not in latin["matches"][0]["explanation"]
+
+
 def test_every_entity_list_name_finds_its_entry(csl):
     # issue #4 acceptance: every name and alternative name of every Entity List entry, as a query,
     # finds its entry first (>= 99.5 %). Where the very same name text is in several entries (e.g.

@@ -17,7 +17,9 @@ Search (`Index.search`), for a whole batch of queries at once:
    IDF-weighted token agreement (translated and partial names: the rare tokens must agree), each
    computed by rapidfuzz in batch, only for the pairs that can reach the threshold: the characters
    two names have in common bound their edit similarity, and of the ~34 candidates of a name on no
-   list, almost none pass (`Index._possible`; the answers are the same as scoring every pair);
+   list, almost none pass (`Index._possible`; the answers are the same as scoring every pair); a
+   name read from Chinese scores by its word agreement and its letters, on a scale of its own,
+   calibrated to the threshold by false alerts on unlisted Chinese names (READING_ALERT);
 4. per query, the best score per list entry, best first; `alert` when the best reaches the threshold
    (among equal scores, the entry whose name is written exactly as the query, then by entry; an
    entry's equal names give the query's first form and the entry's first name).
