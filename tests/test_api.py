@@ -467,14 +467,50 @@ def test_web_login_cookie_and_roles(svc: Service):
     assert r.status_code == 303 and "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
     page = c.get("/ask?lang=zh")
     assert page.status_code == 200 and "物项归类" in page.text and 'lang="zh-CN"' in page.text
-    refused = c.post("/review/decide", data={"party_key": "x", "entry_key": "y", "verdict": "true_match"})
+    csrf = csrf_of(page.text)
+    refused = c.post("/review/decide", data={"party_key": "x", "entry_key": "y", "verdict": "true_match", "csrf": csrf})
     assert refused.status_code == 403 and "text/html" in refused.headers["content-type"] and 'id="error"' in refused.text
-    r = c.post("/ask/classify", data={"name": "H100"})
+    r = c.post("/ask/classify", data={"name": "H100", "csrf": csrf})
     assert r.status_code == 200 and "3A090.a" in r.text
     for p in ("/batch", "/review", "/licences", "/chips", "/chips/A800", "/audit"):
         assert c.get(p).status_code == 200, p
-    c.post("/logout")
+    c.post("/logout", data={"csrf": csrf})
     assert c.get("/ask", follow_redirects=False).status_code == 303
+
+
+def csrf_of(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf" value="([0-9a-f]{32})"', html)
+    assert found, "every form of a session page carries the CSRF token"
+    return found.group(1)
+
+
+def test_web_posts_without_the_sessions_csrf_token_are_refused(svc: Service):
+    # a page of another site can make the browser POST with its cookies (SameSite=Strict stops most
+    # browsers; the token stops the rest): without the token derived from the session, nothing is done
+    c = svc.client
+    c.post("/login", data={"key": svc.keys["analyst"]})
+    page = c.get("/ask")
+    csrf = csrf_of(page.text)
+    assert f'"X-CSRF-Token": "{csrf}"' in page.text  # htmx requests send it as a header
+    for data in ({"name": "H100"}, {"name": "H100", "csrf": "0" * 32}):
+        r = c.post("/ask/classify", data=data)
+        assert r.status_code == 403 and "CSRF" in r.text, data
+    assert c.post("/ask/classify", data={"name": "H100"}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert c.post("/logout").status_code == 403 and c.get("/ask", follow_redirects=False).status_code == 200  # still signed in
+    # another session's token does not fit this one
+    other = svc.client.__class__(svc.client.app, base_url=str(svc.client.base_url))
+    other.post("/login", data={"key": svc.keys["viewer"]})
+    assert other.post("/ask/classify", data={"name": "H100", "csrf": csrf}).status_code == 403
+    # a login posted from another site is refused; from this one it works
+    fresh = svc.client.__class__(svc.client.app, base_url=str(svc.client.base_url))
+    r = fresh.post("/login", data={"key": svc.keys["viewer"]}, headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    r = fresh.post("/login", data={"key": svc.keys["viewer"]}, headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False)
+    assert r.status_code == 403
+    r = fresh.post("/login", data={"key": svc.keys["viewer"]}, headers={"Origin": str(svc.client.base_url)}, follow_redirects=False)
+    assert r.status_code == 303
 
 
 def test_web_session_cookie_never_holds_the_key_and_cannot_be_forged(svc: Service):

@@ -181,6 +181,13 @@ def session_caller(token: str | None, *, now: float | None = None) -> Caller | N
     return caller
 
 
+def csrf_token(session: str) -> str:
+    """The token every web form and htmx request of a session must send back (field `csrf` or
+    header X-CSRF-Token): derived from the session token, which only the browser's HttpOnly cookie
+    holds, so another site can neither read nor make it."""
+    return hmac.new(session.encode("utf-8"), b"aiexport csrf", hashlib.sha256).hexdigest()[:32]
+
+
 def _sign(stored_hash: str, key_id: int, expires: int) -> str:
     return hmac.new(stored_hash.encode("ascii"), f"{key_id}.{expires}".encode("ascii"), hashlib.sha256).hexdigest()
 

@@ -128,6 +128,8 @@ WORDS: dict[str, dict[str, str]] = {
     "older": {"en": "Older", "zh": "更早"},
     "newest": {"en": "Newest", "zh": "最新"},
     "forbidden": {"en": "Your key's role is not enough for this.", "zh": "您的密钥角色权限不足。"},
+    "csrf": {"en": "This request did not come from this site's own page (CSRF check): reload the page and try again.",
+             "zh": "该请求并非来自本站页面（CSRF 校验）：请刷新页面后重试。"},
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
 }

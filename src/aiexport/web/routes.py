@@ -1,20 +1,23 @@
 """The web UI: server-rendered pages (Jinja2), HTMX for the batch progress and the review
 decisions, English and Chinese on every page (``?lang=zh``, kept in a cookie).
 
-Login takes an API key and keeps it in a Secure, HttpOnly, SameSite=Strict cookie; every page checks
-it as the API checks the Bearer header, with the same roles. Answers go on the audit record with the
-caller's identity, as through the API.
+Login takes an API key and keeps a session token signed with it in a Secure, HttpOnly, SameSite=Strict
+cookie; every page checks it as the API checks the Bearer header, with the same roles. Every POST of a
+session also carries a CSRF token derived from the session (`keys.csrf_token`: a hidden field of each
+form, a header of each htmx request), and a login posted from another site is refused. Answers go on
+the audit record with the caller's identity, as through the API.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -31,8 +34,34 @@ from aiexport.web.i18n import LANGS, t, verdict
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "aiexport_lang"
+
+
+async def csrf_guard(request: Request) -> None:
+    """Refuse a cross-site POST: the login, when the browser says it comes from another site; every
+    other POST of a session, unless it sends the session's CSRF token back."""
+    if request.method != "POST":
+        return
+    lang = lang_of(request)
+    if request.url.path == "/login":
+        origin = request.headers.get("origin")
+        if request.headers.get("sec-fetch-site") == "cross-site" or (origin and urlsplit(origin).netloc != request.url.netloc):
+            raise ApiError(403, t("csrf", lang), "csrf")
+        return
+    session = request.cookies.get(COOKIE)
+    if not session:
+        return  # no session: the page asks for a login (`need`)
+    from aiexport.api.keys import csrf_token
+
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        value = (await request.form()).get("csrf")
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, csrf_token(session)):
+        raise ApiError(403, t("csrf", lang), "csrf")
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 
 
 class LoginRequired(Exception):
@@ -54,10 +83,14 @@ def switch_url(request: Request, lang: str) -> str:
 
 
 def page(request: Request, name: str, caller: Caller | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+    from aiexport.api.keys import csrf_token
+
     lang = lang_of(request)
+    session = request.cookies.get(COOKIE)
     resp = templates.TemplateResponse(request, name, {"lang": lang, "t": lambda k: t(k, lang), "verdict": lambda v: verdict(v, lang),
                                                       "caller": caller, "switch_url": switch_url(request, lang),
-                                                      "path": request.url.path, **ctx}, status_code=status)
+                                                      "path": request.url.path, "csrf": csrf_token(session) if caller and session else "",
+                                                      **ctx}, status_code=status)
     if request.query_params.get("lang") in LANGS:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True, secure=True)
     return resp
