@@ -160,3 +160,20 @@ def test_end_dates_are_derived_from_the_next_version():
     assert rb.version_until("eccn_3a090", v2022) == date(2023, 11, 16)
     assert rb.version_until("eccn_3a090", latest) is None
     assert rb.param_until("eccn_3a090", "io_2022", date(2022, 10, 7)) == date(2023, 11, 16)
+
+
+def test_a_scenario_is_built_once_per_file_content(tmp_path: Path):
+    # the Python API's check(..., scenario=FILE) asks load_rulebook for every call: the same file
+    # gives the same rulebook (its memo of resolved dates kept); an edited file is read anew
+    from aiexport.rulebook import load_rulebook
+
+    f = tmp_path / "s.yaml"
+    shutil.copy(SCENARIO_H20, f)
+    first = load_rulebook(f)
+    assert load_rulebook(str(f)) is first and first is not baseline()
+    f.write_text(f.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    again = load_rulebook(f)
+    assert again is not first
+    f.unlink()
+    with pytest.raises(InputError, match="scenario file not found"):
+        load_rulebook(f)

@@ -700,9 +700,28 @@ def baseline() -> Rulebook:
     return _BASELINE
 
 
+#: scenario rulebooks already built, by the file's path and content hash (an edited file is read anew)
+_SCENARIOS: dict[tuple[str, str], Rulebook] = {}
+SCENARIOS_KEPT = 16
+
+
 def load_rulebook(scenario: str | Path | None = None) -> Rulebook:
+    """The baseline, or the baseline with a scenario overlay: built once per scenario file content,
+    so that asking many questions under one scenario (the Python API's `check(..., scenario=...)`)
+    keeps the rulebook's memo of resolved dates and plans."""
     rb = baseline()
-    return rb.with_scenario(scenario) if scenario else rb
+    if not scenario:
+        return rb
+    p = Path(scenario)
+    try:
+        key = (str(p.resolve()), hashlib.sha256(p.read_bytes()).hexdigest())
+    except OSError:
+        return rb.with_scenario(p)  # its own clear error
+    if key not in _SCENARIOS:
+        if len(_SCENARIOS) >= SCENARIOS_KEPT:
+            _SCENARIOS.pop(next(iter(_SCENARIOS)))
+        _SCENARIOS[key] = rb.with_scenario(p)
+    return _SCENARIOS[key]
 
 
 def parse_date(text: str | date, field: str = "--as-of") -> date:
