@@ -1,13 +1,16 @@
 """Chinese legal names of entities on the 2026 CSL alert on the right entry (issue #4: "a larger hidden set
 of real listed … Chinese companies, screened against the full 2026 CSL").
 
-Sets: tests/data/zh_listed.csv (283 listed entities, 334 queries with traditional and short forms; the
-known names and common words in parties/data were added against it) and tests/data/zh_listed_holdout.csv
+Sets: tests/data/zh_listed.csv (403 listed entities, 455 queries with traditional and short forms; the
+known names and common words in parties/data were added against it), tests/data/zh_listed_holdout.csv
 (72 more, written afterwards and not used to choose data until 2026-11-29, when its misses pointed
-to the `alt` renderings of zh_words.csv). Measured by benchmarks/zh_listed.py (found = alert at the
-default threshold with the right entry first, ties at the top counted): zh_listed 142/334 = 42.5 %
-before the data of this change, 333/334 = 99.7 % after; holdout 40/72 = 55.6 % before, 55/72 = 76.4 %
-after, 59/72 = 81.9 % later, 63/72 = 87.5 % with the `alt` renderings.
+to the `alt` renderings of zh_words.csv) and tests/data/zh_listed_holdout2.csv (60 more, written
+blind on 2026-11-29 and kept out of the known names since). Measured by benchmarks/zh_listed.py
+(found = alert at the default threshold with the right entry first, ties at the top counted):
+zh_listed 142/334 = 42.5 % before the data of the first change, 333/334 = 99.7 % after, 454/455 = 99.8 %
+with 120 more entities and their data; holdout 40/72 = 55.6 % before, 55/72 = 76.4 % after, 59/72 =
+81.9 % later, 63/72 = 87.5 % with the `alt` renderings, 64/72 = 88.9 % with readings calibrated;
+holdout2 26/60 = 43.3 % when first scored, 33/60 = 55.0 % with readings calibrated.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def csl():
     return Index.build(load_snapshot(CSL_2026).entries)
 
 
-@pytest.mark.parametrize("name,floor", [("zh_listed.csv", 0.99), ("zh_listed_holdout.csv", 0.75)])
+@pytest.mark.parametrize("name,floor", [("zh_listed.csv", 0.99), ("zh_listed_holdout.csv", 0.85), ("zh_listed_holdout2.csv", 0.5)])
 def test_listed_chinese_names_alert_on_their_entry(bench, csl, name, floor):
     outcomes = bench.evaluate(csl, bench.read_set(DATA / name))
     misses = [(o.zh_name, o.best and o.best["list_name"]) for o in outcomes if not o.found]
