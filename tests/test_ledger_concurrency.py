@@ -95,3 +95,23 @@ def test_concurrent_audit_appenders_do_not_fork_the_chain(database):
     assert res["ok"] and res["records"] == WRITERS * 150, res
     with db.get_engine().connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(DISTINCT prev_hash) FROM audit_records")).scalar() == WRITERS * 150
+
+
+def test_sqlite_writers_take_turns_through_a_lock_file_and_the_log_is_write_ahead(tmp_path, monkeypatch):
+    # several server workers on one SQLite file: each waits for its turn on a lock file beside the
+    # database (woken when it is free, not polling as SQLite's busy handler does; the p99 of two
+    # workers fell from 2.2 s to 32 ms, benchmarks/load.py), and the journal is a write-ahead log
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    monkeypatch.setenv("AIEXPORT_DATABASE_URL", url)
+    db.dispose_engines()
+    try:
+        db.ensure_schema()
+        audit.record_many([audit.Entry("check", {"i": 1}, {"verdict": "nlr"})])
+        assert (tmp_path / "a.db.writer-lock").exists()
+        with db.get_engine().connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        with _pool() as pool:
+            assert sum(pool.map(_append, [(url, w, 40) for w in range(4)])) == 160
+        assert audit.verify()["records"] == 161
+    finally:
+        db.dispose_engines()
