@@ -494,7 +494,7 @@ def test_web_posts_without_the_sessions_csrf_token_are_refused(svc: Service):
     page = c.get("/ask")
     csrf = csrf_of(page.text)
     assert f'"X-CSRF-Token": "{csrf}"' in page.text  # htmx requests send it as a header
-    for data in ({"name": "H100"}, {"name": "H100", "csrf": "0" * 32}):
+    for data in ({"name": "H100"}, {"name": "H100", "csrf": "0" * 32}, {"name": "H100", "csrf": "令牌"}):
         r = c.post("/ask/classify", data=data)
         assert r.status_code == 403 and "CSRF" in r.text, data
     assert c.post("/ask/classify", data={"name": "H100"}, headers={"X-CSRF-Token": csrf}).status_code == 200

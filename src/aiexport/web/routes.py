@@ -57,7 +57,7 @@ async def csrf_guard(request: Request) -> None:
     if sent is None:
         value = (await request.form()).get("csrf")
         sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, csrf_token(session)):
+    if not sent or not hmac.compare_digest(sent.encode("utf-8", "replace"), csrf_token(session).encode("ascii")):
         raise ApiError(403, t("csrf", lang), "csrf")
 
 
