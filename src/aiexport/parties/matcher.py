@@ -64,6 +64,9 @@ QUERY_COVERAGE = 1.5
 READING_ALERT = 0.80
 #: the share of the letters (edit and token-sort similarity) in the score of a reading, the rest its words' agreement
 READING_LETTERS = 0.5
+#: a reading whose numbers (ordinals of institutes and academies: 第五十四研究所 → 54) are all
+#: missing from a list name that has numbers of its own scores this share of its score
+NUMBERS_DISAGREE = 0.85
 RARE_TOKENS = 4
 NEAR = 8
 RARE_GRAMS = 8
@@ -495,6 +498,12 @@ class Index:
         # a name read from Chinese: the letters of a reading (a place, then pinyin) resemble many
         # names; the agreement of its words must carry the rest of the score
         reading = np.maximum(agree, READING_LETTERS * np.maximum(ratio, order) + (1 - READING_LETTERS) * agree)
+        for i in np.flatnonzero(han):  # numbered units: the 54th institute is not the 58th, however alike the rest
+            q_numbers = {t for t in forms.tokens[rows[i]] if t.isdigit()}
+            if q_numbers:
+                n_numbers = {t for t in self.names_tokens[nids[i]] if t.isdigit()}
+                if n_numbers and not q_numbers & n_numbers:
+                    reading[i] *= NUMBERS_DISAGREE
         score = np.where(han, 1 - (1 - reading) * ((1 - DEFAULT_THRESHOLD) / (1 - READING_ALERT)), np.maximum(np.maximum(ratio, order), agree))
         # per query, the best pair of each entry at or above the threshold, best first; among equal
         # scores, the entry whose name is written exactly as the query comes first, then by entry; of

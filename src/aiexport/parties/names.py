@@ -206,6 +206,14 @@ def zh_known_names() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _group_prefixes() -> frozenset[str]:
+    """The known names that are a state group's prefix of its units' names (`use` = prefix in
+    zh_known_names.csv: 中电科 → CETC, as in "CETC Chip Technology"), as they are read (`_core`):
+    read inside a name, never alone."""
+    return frozenset(_core(r["zh"]) for r in _data_rows("zh_known_names.csv") if (r.get("use") or "").strip() == "prefix")
+
+
 @lru_cache(maxsize=65536)
 def _pinyin(text: str) -> tuple[str, ...]:
     """Pinyin syllables, without tones (cached: a brand run is read in several forms)."""
@@ -433,7 +441,10 @@ def chinese_forms(text: str) -> list[Form]:
                 forms.append(Form(tuple(reader.tokens), tuple(how0 + reader.how)))
     for zh, (en, _) in known.items():
         # a known English name alone (the list may carry just the brand's name), unless the rest of
-        # the name says more than its trade: a place or an ordinal (中芯国际集成电路制造(北京) is a subsidiary)
+        # the name says more than its trade: a place or an ordinal (中芯国际集成电路制造(北京) is a
+        # subsidiary), or the name is a group's prefix (中电科芯片技术 is a unit of CETC, not CETC)
+        if zh in _group_prefixes():
+            continue
         rest = core[len(zh):] if core.startswith(zh) else None
         alone = english_tokens(en)
         if rest is not None and all(kind == "word" for kind in _kinds(rest)) and alone not in seen:
