@@ -4,13 +4,15 @@ of real listed … Chinese companies, screened against the full 2026 CSL").
 Sets: tests/data/zh_listed.csv (403 listed entities, 455 queries with traditional and short forms; the
 known names and common words in parties/data were added against it), tests/data/zh_listed_holdout.csv
 (72 more, written afterwards and not used to choose data until 2026-11-29, when its misses pointed
-to the `alt` renderings of zh_words.csv) and tests/data/zh_listed_holdout2.csv (60 more, written
-blind on 2026-11-29 and kept out of the known names since). Measured by benchmarks/zh_listed.py
-(found = alert at the default threshold with the right entry first, ties at the top counted):
+to the `alt` renderings of zh_words.csv), tests/data/zh_listed_holdout2.csv (60 more, written
+blind on 2026-11-29) and tests/data/zh_listed_holdout3.csv (54 more, written blind after holdout2 was
+consulted). Measured by benchmarks/zh_listed.py (found = alert at the default threshold with the right entry first, ties at the top counted):
 zh_listed 142/334 = 42.5 % before the data of the first change, 333/334 = 99.7 % after, 454/455 = 99.8 %
 with 120 more entities and their data; holdout 40/72 = 55.6 % before, 55/72 = 76.4 % after, 59/72 =
 81.9 % later, 63/72 = 87.5 % with the `alt` renderings, 64/72 = 88.9 % with readings calibrated;
-holdout2 26/60 = 43.3 % when first scored, 33/60 = 55.0 % with readings calibrated.
+holdout2 26/60 = 43.3 % when first scored, 33/60 = 55.0 % with readings calibrated, 42/60 = 70.0 %
+after its misses were consulted (group prefixes, words of institute names, numbers); holdout3 (54
+entities, written blind after that) 39/54 = 72.2 % when first scored.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def csl():
     return Index.build(load_snapshot(CSL_2026).entries)
 
 
-@pytest.mark.parametrize("name,floor", [("zh_listed.csv", 0.99), ("zh_listed_holdout.csv", 0.85), ("zh_listed_holdout2.csv", 0.5)])
+@pytest.mark.parametrize("name,floor", [("zh_listed.csv", 0.99), ("zh_listed_holdout.csv", 0.85), ("zh_listed_holdout2.csv", 0.65),
+                                       ("zh_listed_holdout3.csv", 0.65)])
 def test_listed_chinese_names_alert_on_their_entry(bench, csl, name, floor):
     outcomes = bench.evaluate(csl, bench.read_set(DATA / name))
     misses = [(o.zh_name, o.best and o.best["list_name"]) for o in outcomes if not o.found]
