@@ -187,7 +187,8 @@ def zh_alternatives() -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     for r in rows:
         alt = (r.get("alt") or "").strip()
-        py = "".join(_pinyin(r["zh"]))
+        zh = r["zh"][:-1] if len(r["zh"]) > 2 and r["zh"][-1] in "省市县区" else r["zh"]  # 哈尔滨市: haerbin, not haerbinshi
+        py = "".join(_pinyin(zh))
         # a place's pinyin, unless its English is that pinyin or its beginning (深圳市: shenzhen), or
         # the pinyin is another place's English (陕西 shaanxi would read as 山西 shanxi)
         if not alt and r["kind"] == "place" and not py.startswith("".join(r["en"].split())) and py not in english:
