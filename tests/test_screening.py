@@ -270,8 +270,9 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # with the Chinese ones. The list holds each English name once: the dev pairs write one company's
     # name several ways ("Konka Group Co.,Ltd" and "KONKA GROUP CO.,LTD"; 2,278 strings, 1,506 names
     # once normalised), which become one entry with its alternative names, as a list carries them (as
-    # separate entries they tie, and the tie falls either way). Measured: 76.6 % (71.4 % before the
-    # CC-CEDICT reading and the right-to-left cut; 76.2 % with the spellings as separate entries);
+    # separate entries they tie, and the tie falls either way). Measured: 77.3 % (71.4 % before the
+    # CC-CEDICT reading and the right-to-left cut; 76.2 % with the spellings as separate entries; 76.6 %
+    # with one entry per name; then the other renderings, the calibration and the place names);
     # brand names such as 康泰 → Contec or 日海 → Sunsea are out of reach of pinyin and translation.
     # This test guards that level; the target is not yet met.
     groups: dict[str, list[str]] = {}
@@ -288,7 +289,7 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     zh = list(gold)
     answers = index.search(zh, threshold=0.0, explain=False, limit=1)
     recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
-    assert recall >= 0.765, recall
+    assert recall >= 0.77, recall
 
 
 @pytest.mark.parametrize("name,reading,how", [
