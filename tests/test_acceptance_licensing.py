@@ -83,6 +83,13 @@ def test_rtx_4090_to_china_needs_nac_notification_25_days():
     assert (r["verdict"], r["license_exception"]) == ("notification_required", "NAC")
     assert r["earliest_ship_date"] == date(2024, 6, 14)  # 2024-05-20 + 25 days
     assert any(x.endswith("le_nac") for x in rules(r))
+    # the conditions of the exception are those its provision lists in the rules of that date
+    # (15 CFR 740.8: notification, written purchase order, no Entity List party)
+    from aiexport.rulebook import baseline
+
+    le_nac = baseline().resolve(date(2024, 6, 1))["ac_licensing"].version.provisions["le_nac"]
+    assert r["conditions"] == [c.text_en for c in le_nac.conditions] and len(r["conditions"]) == 3
+    assert any("SNAP-R" in c for c in r["conditions"])
 
 
 def test_a800_to_china_before_and_after_october_2023():

@@ -781,13 +781,12 @@ def _decide_steps(plan: Plan) -> list[list[pl.Expr]]:
     lack(undecided & (code == "?") & C("quantity").is_null(), "quantity")
     lack(undecided & (code == "?") & C("kind").is_null(), "kind")
     cond = plan.condition
-    cond(le == "NAC", "notify BIS (SNAP-R) and wait for the NAC confirmation before shipping")
-    cond(le.is_in(["NAC", "ACA"]), "written purchase order from the ultimate consignee")
-    cond(le.is_in(["NAC", "ACA", "HBM", "AIA", "LPP"]), "no Entity List party and no Part 744/746 licence requirement")
-    cond(le == "LPP", "consignee certification of its calendar-year TPP; no distributor; consignee notifies BIS")
-    cond(le == "HBM", "the conditions of 15 CFR 740.25 (packaging site, reporting: UNCONFIRMED)")
-    cond(acl & on_line, PROVISION_CONDITIONS + "ac_licensing.rp_line_2026")  # its certifications, as the epoch's rules list them
-    cond(party("uvl") & ~lic, "UVL statement from the party before export")
+    # the conditions an answer carries are those its rules list (`conditions` of the provision in the epoch's rules)
+    for exception, provision in (("NAC", "ac_licensing.le_nac"), ("ACA", "ac_licensing.le_aca"), ("HBM", "ac_licensing.le_hbm"),
+                                 ("AIA", "ai_diffusion_2025.le_aia"), ("LPP", "ai_diffusion_2025.le_lpp")):
+        cond(le == exception, PROVISION_CONDITIONS + provision)
+    cond(acl & on_line, PROVISION_CONDITIONS + "ac_licensing.rp_line_2026")  # the certifications of the 2026 line
+    cond(party("uvl") & ~lic, PROVISION_CONDITIONS + "end_use_controls.uvl")
     steps.append([_mask(plan.finding_conds).alias("__fm"), _mask(plan.missing_conds).alias("__mm"),
                   _mask(plan.condition_conds).alias("__cm")])
     return steps
