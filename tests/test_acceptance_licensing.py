@@ -89,6 +89,7 @@ def test_rtx_4090_to_china_needs_nac_notification_25_days():
 
     le_nac = baseline().resolve(date(2024, 6, 1))["ac_licensing"].version.provisions["le_nac"]
     assert r["conditions"] == [c.text_en for c in le_nac.conditions] and len(r["conditions"]) == 3
+    assert r["conditions_zh"] == [c.text_zh for c in le_nac.conditions]  # in Chinese too, from the same rule
     assert any("SNAP-R" in c for c in r["conditions"])
 
 

@@ -40,7 +40,7 @@ from aiexport.chips import SEP, classify_frame
 from aiexport.countries import canonical, scope_set
 from aiexport.errors import InputError
 from aiexport.queries import collect
-from aiexport.rulebook import Provision, Record, Resolved, Rulebook, Scope
+from aiexport.rulebook import AnswerCondition, Provision, Record, Resolved, Rulebook, Scope
 from aiexport.specs import frame_from_records, validate_specs
 
 VERDICTS = ("not_subject_to_ear", "no_license_required", "license_exception", "notification_required", "indeterminate",
@@ -50,7 +50,7 @@ COUNTRY_COLUMNS = ("from_country", "destination_country", "consignee_country", "
                    "end_user_hq_country", "ultimate_parent_hq_country")
 HQ_COLUMNS = ("consignee_hq_country", "end_user_hq_country", "ultimate_parent_hq_country")
 OUTPUT_COLUMNS = ("id", "date", "verdict", "license_exception", "review_policy", "earliest_ship_date", "item", "control",
-                  "destination", "findings", "conditions", "missing", "unconfirmed", "rule_versions", "scenario",
+                  "destination", "findings", "conditions", "conditions_zh", "missing", "unconfirmed", "rule_versions", "scenario",
                   "enforce_codified", "rulebook_hash", "list_snapshot_hash")
 FINDING_DTYPE = pl.List(pl.Struct({f: pl.String for f in ("rule", "citation", "text_en", "text_zh", "fact", "effect")}))
 _FAR_PAST = date(1900, 1, 1)
@@ -516,7 +516,7 @@ class Plan:
     finding_conds: list[pl.Expr] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     missing_conds: list[pl.Expr] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)  # per bit: the provision whose conditions the answer carries
     condition_conds: list[pl.Expr] = field(default_factory=list)
     list_hash: str | None = None  # the list snapshot the parties were screened against, if any
     shape: tuple[bool, tuple[bool, ...]] = (False, ())  # what the meaning of the mask bits depends on (set by _decide)
@@ -529,8 +529,9 @@ class Plan:
         self.missing.append(what)
         self.missing_conds.append(cond)
 
-    def condition(self, cond: pl.Expr, what: str) -> None:
-        self.conditions.append(what)
+    def condition(self, cond: pl.Expr, provision: str) -> None:
+        """Where `cond` holds, the answer carries the conditions `provision` lists (`_conditions`)."""
+        self.conditions.append(provision)
         self.condition_conds.append(cond)
 
     def prohibiting_records(self) -> tuple[bool, ...]:
@@ -784,9 +785,9 @@ def _decide_steps(plan: Plan) -> list[list[pl.Expr]]:
     # the conditions an answer carries are those its rules list (`conditions` of the provision in the epoch's rules)
     for exception, provision in (("NAC", "ac_licensing.le_nac"), ("ACA", "ac_licensing.le_aca"), ("HBM", "ac_licensing.le_hbm"),
                                  ("AIA", "ai_diffusion_2025.le_aia"), ("LPP", "ai_diffusion_2025.le_lpp")):
-        cond(le == exception, PROVISION_CONDITIONS + provision)
-    cond(acl & on_line, PROVISION_CONDITIONS + "ac_licensing.rp_line_2026")  # the certifications of the 2026 line
-    cond(party("uvl") & ~lic, PROVISION_CONDITIONS + "end_use_controls.uvl")
+        cond(le == exception, provision)
+    cond(acl & on_line, "ac_licensing.rp_line_2026")  # the certifications of the 2026 line
+    cond(party("uvl") & ~lic, "end_use_controls.uvl")
     steps.append([_mask(plan.finding_conds).alias("__fm"), _mask(plan.missing_conds).alias("__mm"),
                   _mask(plan.condition_conds).alias("__cm")])
     return steps
@@ -904,8 +905,9 @@ def _build_answers(distinct: pl.DataFrame, plan: Plan) -> pl.DataFrame:
 
     by_cond = distinct.select("__e", "__cm").unique()
     epochs = {ep.index: ep for ep in plan.epochs}
-    by_cond = by_cond.with_columns(_string_lists("conditions", [[text for k in _bits(cm) for text in _condition_texts(epochs[e], plan.conditions[k])]
-                                                                for e, cm in by_cond.iter_rows()]))
+    conds = [[c for k in _bits(cm) for c in _conditions(epochs[e], plan.conditions[k])] for e, cm in by_cond.iter_rows()]
+    by_cond = by_cond.with_columns(_string_lists("conditions", [[c.text_en for c in cs] for cs in conds]),
+                                   _string_lists("conditions_zh", [[c.text_zh for c in cs] for cs in conds]))
     by_epoch = pl.DataFrame({
         "__e": [ep.index for ep in plan.epochs],
         "rulebook_hash": [ep.resolved.rulebook_hash for ep in plan.epochs],
@@ -920,22 +922,16 @@ def _build_answers(distinct: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     answers = join(join(join(numbered.with_columns(unconfirmed),
                              by_missing, ["__e", "__item_id", "__mm"]), by_cond, ["__e", "__cm"]), by_epoch, ["__e"])
     answers = answers.join(per_answer, on="__a", how="left").sort("__a").select(
-        pl.col("findings").fill_null(pl.lit([], dtype=FINDING_DTYPE)), "unconfirmed", "missing", "conditions", "rulebook_hash",
+        pl.col("findings").fill_null(pl.lit([], dtype=FINDING_DTYPE)), "unconfirmed", "missing", "conditions", "conditions_zh", "rulebook_hash",
         "rule_versions")
     return answers
 
 
-#: a condition registered as this prefix and a provision key stands for that provision's conditions
-#: (rule data: `conditions` of the provision in the epoch's rules), not for a text of its own
-PROVISION_CONDITIONS = "provision:"
-
-
-def _condition_texts(ep: Epoch, condition: str) -> list[str]:
-    """The texts a registered condition gives in an epoch: itself, or its provision's conditions."""
-    if not condition.startswith(PROVISION_CONDITIONS):
-        return [condition]
-    found = ep.provisions.get(condition[len(PROVISION_CONDITIONS):])
-    return [c.text_en for c in found[1].conditions] if found else []
+def _conditions(ep: Epoch, provision: str) -> list[AnswerCondition]:
+    """The conditions a provision (a registered condition names one: "ac_licensing.le_nac") lists in an
+    epoch's rules; none where the provision is not in force."""
+    found = ep.provisions.get(provision)
+    return list(found[1].conditions) if found else []
 
 
 def _bits(mask: int) -> list[int]:

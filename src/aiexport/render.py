@@ -142,8 +142,9 @@ def determination_panel(r: dict[str, Any], lang: str = "en") -> Panel:
         facts.add_row(w["ship"], str(r["earliest_ship_date"]))
     if r.get("missing"):
         facts.add_row(w["missing"], ", ".join(r["missing"]))
-    if r.get("conditions"):
-        facts.add_row(w["conditions"], "\n".join(r["conditions"]))
+    conditions = (r.get("conditions_zh") if lang == "zh" else None) or r.get("conditions")
+    if conditions:
+        facts.add_row(w["conditions"], "\n".join(conditions))
     if r.get("scenario"):
         facts.add_row(w["scenario"], Text(r["scenario"], style="magenta"))
     if r.get("enforce_codified"):
