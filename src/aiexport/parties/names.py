@@ -166,9 +166,12 @@ def _converter():  # OpenCC traditional -> simplified, loaded once
     return opencc.OpenCC("t2s")
 
 
-def _data_rows(name: str) -> list[dict[str, str]]:
+@lru_cache(maxsize=8)
+def _data_rows(name: str) -> tuple[dict[str, str], ...]:
+    """The rows of a packaged data file, read once (the words, their other renderings and the known
+    names and group prefixes are all derived from these). Not to be modified."""
     text = (resources.files("aiexport.parties") / "data" / name).read_text(encoding="utf-8")
-    return list(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
+    return tuple(csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")))
 
 
 @lru_cache(maxsize=1)
