@@ -73,6 +73,7 @@ class Stages:
         self.prefix = prefix
         self.stages: list[list[pl.Expr]] = []
         self.names: list[str] = []
+        self.shared: dict[tuple[object, ...], pl.Expr] = {}
 
     def col(self, stage: int, expr: pl.Expr, tag: str = "c", exact: str | None = None) -> pl.Expr:
         while len(self.stages) <= stage:
@@ -81,6 +82,13 @@ class Stages:
         self.names.append(name)
         self.stages[stage].append(expr.alias(name))
         return pl.col(name)
+
+    def once(self, key: tuple[object, ...], stage: int, expr: pl.Expr, tag: str) -> pl.Expr:
+        """A column computed once per row however many conditions or sentences use it (the same
+        comparison, a number as text, a gap to a threshold): small frames pay polars per expression."""
+        if key not in self.shared:
+            self.shared[key] = self.col(stage, expr, tag)
+        return self.shared[key]
 
     def apply_lazy(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         for stage in self.stages:
@@ -147,18 +155,18 @@ class Compiler:
 
     def num_str(self, metric: str) -> pl.Expr:
         """The metric as text, computed once per row and shared by every sentence that quotes it."""
-        return fmt(pl.col(metric))  # reasons are built lazily, where polars shares this subexpression
+        return self.stages.once(("fmt", metric), 0, fmt(pl.col(metric)), "f")
 
     def _compare(self, leaf: Compare) -> Compiled:
         thr = self.threshold(leaf)
         info = METRIC_INFO[leaf.metric]
         val = pl.col(leaf.metric)
-        truth = self.stages.col(0, _compare(val, leaf.op, thr))
+        truth = self.stages.once(("compare", leaf.metric, leaf.op, thr), 0, _compare(val, leaf.op, thr), "c")
         met_sym, fail_sym = SYM[leaf.op]
         thr_s = fmt_num(thr)
         unit = info["unit"]
         val_s = self.num_str(leaf.metric)
-        gap = fmt((val - thr).abs())
+        gap = self.stages.once(("gap", leaf.metric, thr), 0, fmt((val - thr).abs()), "g")
         below = leaf.op in (">=", ">")
         tail_en = pl.when(truth).then(pl.lit(f" {met_sym} {thr_s}{unit}")).otherwise(
             pl.concat_str([pl.lit(f" {fail_sym} {thr_s}{unit} ("), gap, pl.lit(" below)" if below else " above)")]))
@@ -180,7 +188,7 @@ class Compiler:
         num_info, den_info = METRIC_INFO[num], METRIC_INFO[den]
         # metric = num / den:  metric >= t  <=>  den <= num / t  (and so on for the other operators)
         den_sym = {">=": "≤", ">": "<", "<": ">", "<=": "≥"}[leaf.op]
-        flip = fmt(pl.col(num) / thr, 1)
+        flip = self.stages.once(("flip", num, thr), 0, fmt(pl.col(num) / thr, 1), "f")
         en_known = pl.format(f"{info['en']} unknown ({den_info['en']} not given); {met_sym} {thr_s} holds if "
                              f"{den_info['en']} {den_sym} {{}}{den_info['unit']}", flip)
         zh_known = pl.format(f"{info['zh']}未知（未提供{den_info['zh']}）；当{den_info['zh']} {den_sym} {{}}{den_info['unit']} 时满足 "

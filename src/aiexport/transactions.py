@@ -421,23 +421,50 @@ def _mapped(field: str, kind: str, distinct: pl.Series) -> Mapped:
     Returns the typed column (an expression over the raw column), the raw values that are not valid,
     and, for end_use, the free text after its ':' (None when there is none). A pure function of its
     arguments: kept for columns of few distinct values (the same few countries and codes come back
-    in question after question)."""
+    in question after question), and each value's normal form is kept on its own, so a new mix of
+    values already seen is not normalised again."""
     if distinct.len() > _MAPPED_VALUES:
-        return _map_values(field, kind, distinct)
+        return _map_values(field, kind, _normalised(kind, distinct))
     key = (field, kind, distinct.dtype, tuple(distinct.to_list()))
     found = _MAPPED.get(key)
     if found is None:
         if len(_MAPPED) >= _MAPPED_KEEP:
             _MAPPED.clear()
-        found = _MAPPED[key] = _map_values(field, kind, distinct)
+        found = _MAPPED[key] = _map_values(field, kind, _normalised_kept(kind, distinct))
     return found
 
 
-def _map_values(field: str, kind: str, distinct: pl.Series) -> Mapped:
+#: (kind, dtype) -> ({raw value: its row of `_normalised`}, the schema of those rows)
+_NORMAL: dict[tuple[str, pl.DataType], tuple[dict[Any, tuple[Any, ...]], pl.Schema]] = {}
+
+
+def _normalised(kind: str, distinct: pl.Series) -> pl.DataFrame:
+    """The distinct non-null values `raw` with `v` (cleaned), `typed` (normal form, null if not valid)
+    and, for end_use, `text` (the free text after ':')."""
     u = pl.DataFrame({"raw": distinct}).drop_nulls().with_columns(pl.col("raw").str.strip_chars().replace("", None).alias("v"))
     u = u.with_columns(_typed(kind).alias("typed"))
     if kind == "end_use":
         u = u.with_columns(pl.col("v").str.splitn(":", 2).struct.field("field_1").str.strip_chars().replace("", None).alias("text"))
+    return u
+
+
+def _normalised_kept(kind: str, distinct: pl.Series) -> pl.DataFrame:
+    """`_normalised`, each value computed once per process (up to _MAPPED_KEEP values per kind)."""
+    key = (kind, distinct.dtype)
+    if key not in _NORMAL:
+        _NORMAL[key] = ({}, _normalised(kind, distinct.clear()).schema)
+    known, schema = _NORMAL[key]
+    values = distinct.drop_nulls().to_list()
+    new = [x for x in values if x not in known]
+    if new:
+        if len(known) + len(new) > _MAPPED_KEEP:
+            known.clear()
+        fresh = _normalised(kind, pl.Series("raw", new, dtype=distinct.dtype))
+        known.update(zip(fresh.get_column("raw").to_list(), fresh.rows(), strict=True))
+    return pl.DataFrame([known[x] for x in values], schema=schema, orient="row")
+
+
+def _map_values(field: str, kind: str, u: pl.DataFrame) -> Mapped:
     bad = u.filter(pl.col("v").is_not_null() & pl.col("typed").is_null()).get_column("raw")
     dtype = _DTYPES.get(kind, pl.String)
     col = pl.col(field)

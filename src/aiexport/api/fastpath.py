@@ -14,6 +14,7 @@ on to the full application with the body untouched, which answers or reports it.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -71,13 +72,14 @@ class FastPath:
         raw = b"".join(chunks)
         answered = False
         try:
-            answered = await self._answer(path, scope, raw, caller, send)
+            with ExitStack() as hold:  # a question the engine answers counts as in flight until its answer is sent
+                answered = await self._answer(path, scope, raw, caller, send, hold)
         except Exception:  # anything unexpected: the full application answers (and reports) it
             answered = False
         if not answered:
             await self.app(scope, _replay(raw, receive), send)
 
-    async def _answer(self, path: str, scope: Any, raw: bytes, caller: Caller, send: Any) -> bool:
+    async def _answer(self, path: str, scope: Any, raw: bytes, caller: Caller, send: Any, hold: ExitStack) -> bool:
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         opts = dict(query)
         if len(opts) != len(query) or not set(opts) <= OPTIONS[path]:
@@ -93,14 +95,14 @@ class FastPath:
         scenario_raw = opts.get("scenario")
         scenario = scenario_raw or None
         if path == "/v1/classify":
-            line = await answers.classify_async(body, day, scenario)  # from the answer cache, or the engine
+            line = await answers.classify_async(body, day, scenario, hold)  # from the answer cache, or the engine
             inp: dict[str, Any] = {"request": body, "as_of": day.isoformat(), "scenario": scenario_raw}
             kind = "classify"
         else:
             enforce = BOOLS.get(opts.get("enforce_codified", "false"))
             if enforce is None or BOOLS.get(opts.get("screen", "false")) is not False:
                 return False
-            line = await answers.check_async(body, day, scenario, enforce)
+            line = await answers.check_async(body, day, scenario, enforce, hold)
             inp = {"request": body, "as_of": day.isoformat(), "scenario": scenario_raw, "enforce_codified": enforce, "screen": False}
             kind = "check"
         await record(kind, inp, json.loads(line), caller.identity)

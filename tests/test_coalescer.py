@@ -1,0 +1,95 @@
+"""The service's dynamic batching (aiexport.api.answers.Coalescer): concurrent questions are answered
+by one engine call; a wave of askers is let in before the call, a lone question is never held, and
+the wait is bounded."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import ExitStack
+from typing import Any
+
+from aiexport.api.answers import Coalescer
+
+
+class Engine:
+    """A stand-in engine call that records the size of every batch it answers."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def __call__(self, bodies: list[dict[str, Any]], options: tuple[Any, ...], batch: bool) -> list[bytes]:
+        self.batches.append(len(bodies))
+        return [f"{options[0]}:{b['q']}".encode() for b in bodies]
+
+
+def test_a_lone_question_is_answered_at_once_however_long_the_engine_may_linger() -> None:
+    engine = Engine()
+    c = Coalescer("lone", engine, linger_ms=20_000, quiet_ms=10_000)
+    t0 = time.monotonic()
+    with c.asking():
+        answer = c.submit(("d",), {"q": 1}).result(timeout=10)
+    assert answer == b"d:1"
+    assert time.monotonic() - t0 < 5  # not held for the 20 s linger nor the 10 s quiet
+    assert engine.batches == [1]
+
+
+def test_questions_arriving_together_wait_for_the_rest_of_their_wave() -> None:
+    engine = Engine()
+    c = Coalescer("wave", engine, linger_ms=5_000, quiet_ms=1_000)
+    with ExitStack() as askers:
+        for _ in range(3):
+            askers.enter_context(c.asking())
+        with c.cv:  # both are queued before the engine looks
+            first = [c.submit(("d",), {"q": i}) for i in (1, 2)]
+        time.sleep(0.2)  # the third asker's question comes 0.2 s later, within `quiet`
+        third = c.submit(("d",), {"q": 3})
+        answers = [f.result(timeout=10) for f in (*first, third)]
+    assert answers == [b"d:1", b"d:2", b"d:3"]
+    assert engine.batches == [3]  # one engine call for the whole wave
+
+
+def test_the_wait_for_askers_in_flight_is_bounded_by_the_linger() -> None:
+    engine = Engine()
+    c = Coalescer("bounded", engine, linger_ms=300, quiet_ms=50)
+    with ExitStack() as askers:
+        for _ in range(5):  # five in flight, only two ever ask
+            askers.enter_context(c.asking())
+        t0 = time.monotonic()
+        with c.cv:
+            futures = [c.submit(("d",), {"q": i}) for i in (1, 2)]
+        answers = [f.result(timeout=10) for f in futures]
+        waited = time.monotonic() - t0
+    assert answers == [b"d:1", b"d:2"]
+    assert engine.batches == [2]
+    assert 0.25 <= waited < 5  # it waited for the others, then went without them
+
+
+def test_questions_with_different_options_are_answered_by_separate_calls_of_one_wave() -> None:
+    engine = Engine()
+    c = Coalescer("options", engine, linger_ms=50, quiet_ms=10)
+    with c.cv:
+        futures = [c.submit((day,), {"q": i}) for i, day in enumerate(["d1", "d2", "d1"])]
+    assert [f.result(timeout=10) for f in futures] == [b"d1:0", b"d2:1", b"d1:2"]
+    assert sorted(engine.batches) == [1, 2]
+
+
+def test_callers_are_counted_only_while_in_flight() -> None:
+    c = Coalescer("count", Engine())
+    done = threading.Event()
+
+    def ask() -> None:
+        with c.asking():
+            done.wait(10)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while c.callers < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert c.callers == 4
+    done.set()
+    for t in threads:
+        t.join(10)
+    assert c.callers == 0
