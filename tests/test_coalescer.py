@@ -4,9 +4,11 @@ the wait is bounded."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from contextlib import ExitStack
+from datetime import date
 from typing import Any
 
 from aiexport.api.answers import Coalescer
@@ -93,3 +95,30 @@ def test_callers_are_counted_only_while_in_flight() -> None:
     for t in threads:
         t.join(10)
     assert c.callers == 0
+
+
+def test_new_questions_asked_together_through_the_service_each_get_their_own_answer_and_nobody_stays_counted(tmp_path) -> None:
+    import asyncio
+
+    import httpx
+
+    from aiexport.api import answers, create_app
+    from tests.test_api_support import fresh_database, make_keys
+
+    with fresh_database("sqlite", tmp_path):
+        key = make_keys()["viewer"]
+        specs = [{"id": f"chip{i}", "int8": 100 + 150 * i, "die_area_mm2": 600, "io_bidir_gbps": 900, "datacenter": "yes"}
+                 for i in range(30)]
+
+        async def ask_all() -> list[httpx.Response]:
+            transport = httpx.ASGITransport(app=create_app())
+            async with httpx.AsyncClient(transport=transport, base_url="https://testserver",
+                                         headers={"Authorization": f"Bearer {key}"}) as client:
+                return await asyncio.gather(*(client.post("/v1/classify", json=s, params={"as_of": "2026-01-15"}) for s in specs))
+
+        together = asyncio.run(ask_all())
+        assert all(r.status_code == 200 for r in together), [r.text for r in together if r.status_code != 200]
+        assert answers._classifier.callers == 0  # every asker left the count once answered
+        for spec, r in zip(specs, together, strict=True):
+            alone = json.loads(answers._classify_rows([spec], (date(2026, 1, 15), None), batch=False)[0])
+            assert r.json() == alone  # the answer it would get alone, under its own id
