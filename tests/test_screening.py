@@ -265,6 +265,17 @@ def test_false_alerts_on_unlisted_chinese_companies_at_most_2_percent(csl, pairs
     assert rate <= 0.02, rate
 
 
+def test_a_list_name_of_another_place_ranks_below_one_of_the_place_the_chinese_name_gives():
+    # dev pair (shared/data/names/zh_en_pairs_dev.csv, tushare stock_basic): 广西绿城水务集团股份有限公司 is
+    # "Guangxi Nanning Waterworks Group Company Limited"; Chongqing Water Group (another dev company)
+    # shares its trade words but names another place, and used to come first
+    names = ["Guangxi Nanning Waterworks Group Company Limited", "Chongqing Water Group Co., Ltd."]
+    index = Index.build(pl.DataFrame({"list_id": ["gx", "cq"], "source": ["dev"] * 2, "list_code": ["DEV"] * 2, "name": names,
+                                      "alt_names": [[], []]}))
+    found = index.search(["广西绿城水务集团股份有限公司"], threshold=0.0, explain=False, limit=2)[0]["matches"]
+    assert [m["list_id"] for m in found] == ["gx", "cq"]
+
+
 def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # issue #4 target: recall@1 >= 80 % when the list is built from the English names and queried
     # with the Chinese ones. The list holds each English name once: the dev pairs write one company's
@@ -272,9 +283,10 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # once normalised), which become one entry with its alternative names, as a list carries them (as
     # separate entries they tie, and the tie falls either way). Measured: 77.3 % (71.4 % before the
     # CC-CEDICT reading and the right-to-left cut; 76.2 % with the spellings as separate entries; 76.6 %
-    # with one entry per name; then the other renderings, the calibration and the place names);
-    # brand names such as 康泰 → Contec or 日海 → Sunsea are out of reach of pinyin and translation.
-    # This test guards that level; the target is not yet met.
+    # with one entry per name; then the other renderings, the calibration and the place names; 78.0 %
+    # with a name naming only other places scored lower, and a few more standard renderings such as
+    # 光伏 → solar); brand names such as 康泰 → Contec or 日海 → Sunsea are out of reach of pinyin and
+    # translation. This test guards that level; the target is not yet met.
     groups: dict[str, list[str]] = {}
     for e in dict.fromkeys(pairs["en_name"].to_list()):
         groups.setdefault(normalise(e)[0].key, []).append(e)
@@ -289,7 +301,7 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     zh = list(gold)
     answers = index.search(zh, threshold=0.0, explain=False, limit=1)
     recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
-    assert recall >= 0.77, recall
+    assert recall >= 0.78, recall
 
 
 @pytest.mark.parametrize("name,reading,how", [

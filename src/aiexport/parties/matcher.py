@@ -41,7 +41,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from aiexport.parties.names import Form, deletions, has_han, normalise, raw_compact
+from aiexport.parties.names import Form, deletions, has_han, normalise, place_tokens, raw_compact
 from aiexport.parties.twin import Twin
 
 #: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
@@ -67,6 +67,8 @@ READING_LETTERS = 0.5
 #: a reading whose numbers (ordinals of institutes and academies: 第五十四研究所 → 54) are all
 #: missing from a list name that has numbers of its own scores this share of its score
 NUMBERS_DISAGREE = 0.85
+#: the same for a name read from Chinese that names a place and a list name that names only other places
+PLACES_DISAGREE = 0.9
 RARE_TOKENS = 4
 NEAR = 8
 RARE_GRAMS = 8
@@ -498,12 +500,19 @@ class Index:
         # a name read from Chinese: the letters of a reading (a place, then pinyin) resemble many
         # names; the agreement of its words must carry the rest of the score
         reading = np.maximum(agree, READING_LETTERS * np.maximum(ratio, order) + (1 - READING_LETTERS) * agree)
+        places = place_tokens()
         for i in np.flatnonzero(han):  # numbered units: the 54th institute is not the 58th, however alike the rest
-            q_numbers = {t for t in forms.tokens[rows[i]] if t.isdigit()}
+            q_tokens, n_tokens = forms.tokens[rows[i]], self.names_tokens[nids[i]]
+            q_numbers = {t for t in q_tokens if t.isdigit()}
             if q_numbers:
-                n_numbers = {t for t in self.names_tokens[nids[i]] if t.isdigit()}
+                n_numbers = {t for t in n_tokens if t.isdigit()}
                 if n_numbers and not q_numbers & n_numbers:
                     reading[i] *= NUMBERS_DISAGREE
+            q_places = places.intersection(q_tokens)  # and a company of Guangzhou is not one of Hangzhou
+            if q_places:
+                n_places = places.intersection(n_tokens)
+                if n_places and not q_places & n_places:
+                    reading[i] *= PLACES_DISAGREE
         score = np.where(han, 1 - (1 - reading) * ((1 - DEFAULT_THRESHOLD) / (1 - READING_ALERT)), np.maximum(np.maximum(ratio, order), agree))
         # per query, the best pair of each entry at or above the threshold, best first; among equal
         # scores, the entry whose name is written exactly as the query comes first, then by entry; of

@@ -181,6 +181,13 @@ def zh_words() -> dict[str, tuple[str, str]]:
 
 
 @lru_cache(maxsize=1)
+def place_tokens() -> frozenset[str]:
+    """The one-word English forms of the places in zh_words.csv (beijing, guangzhou, hubei): a name
+    read from Chinese that names one place and a list name that names only others are not alike."""
+    return frozenset(en for en, kind in zh_words().values() if kind == "place" and en and " " not in en)
+
+
+@lru_cache(maxsize=1)
 def zh_alternatives() -> dict[str, tuple[str, str]]:
     """Chinese word -> (its other English rendering, kind): the `alt` column of zh_words.csv (研究所:
     "research institute", also "institute"; 船舶: "shipbuilding", also "ship"), and for a place whose
