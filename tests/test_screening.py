@@ -285,8 +285,10 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # CC-CEDICT reading and the right-to-left cut; 76.2 % with the spellings as separate entries; 76.6 %
     # with one entry per name; then the other renderings, the calibration and the place names; 78.0 %
     # with a name naming only other places scored lower, and a few more standard renderings such as
-    # 光伏 → solar); brand names such as 康泰 → Contec or 日海 → Sunsea are out of reach of pinyin and
-    # translation. This test guards that level; the target is not yet met.
+    # 光伏 → solar; 80.0 % = 1,172 of 1,465 with state groups' prefixes such as 招商 → China Merchants,
+    # more trade words (长江 Yangtze River, 试验场 proving ground), each other rendering also on its
+    # own, and a common word where the brand stands also in pinyin, 东方电气 → Dongfang Electric).
+    # Brand names such as 康泰 → Contec or 日海 → Sunsea are out of reach of pinyin and translation.
     groups: dict[str, list[str]] = {}
     for e in dict.fromkeys(pairs["en_name"].to_list()):
         groups.setdefault(normalise(e)[0].key, []).append(e)
@@ -301,7 +303,7 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     zh = list(gold)
     answers = index.search(zh, threshold=0.0, explain=False, limit=1)
     recall = sum(bool(a["matches"]) and a["matches"][0]["list_id"] in gold[z] for z, a in zip(zh, answers, strict=True)) / len(zh)
-    assert recall >= 0.78, recall
+    assert recall >= 0.80, recall
 
 
 @pytest.mark.parametrize("name,reading,how", [
@@ -324,6 +326,20 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # a word's other rendering (zh_words.csv `alt`), and a place's pinyin where its English is not (华中: central china)
     ("北京应用物理与计算数学研究所", "beijing applied physics computing mathematics institute", "研究所→institute (translated)"),
     ("华中科技大学", "huazhong university science technology", "华中→huazhong (place)"),
+    # a common word where the brand stands is read in pinyin too (Dongfang Electric Corporation, SSE 600875)
+    ("东方电气股份有限公司", "dongfang electric", "东方→dongfang (pinyin)"),
+    # each other rendering also on its own: 仪表 "metering" does not hide 研究院 "academy" beside "instrument"
+    ("沈阳仪表科学研究院有限公司", "shenyang instrument science academy", "研究院→academy (translated)"),
+    # a state group's prefix inside a name (China Merchants Bank, SSE 600036; China Everbright Bank, SSE 601818)
+    ("招商银行股份有限公司", "china merchants bank", "招商→china merchants (known English name; China Merchants Group "
+     "(招商局集团) short prefix of its units (招商银行 China Merchants Bank; 招商证券 China Merchants Securities); team "
+     "knowledge (UNCONFIRMED))"),
+    ("中国光大银行股份有限公司", "china everbright bank", "光大→everbright (known English name; China Everbright Group "
+     "(中国光大集团) short prefix of its units (光大证券 Everbright Securities; 中国光大银行 China Everbright Bank); team "
+     "knowledge (UNCONFIRMED))"),
+    # standard renderings of trade words: 长江 Yangtze River, 试验场 proving ground
+    ("长发集团长江投资实业股份有限公司", "changfa group yangtze river investment industry", "长江→yangtze river (translated)"),
+    ("中汽研汽车试验场股份有限公司", "catarc automotive proving ground", "试验场→proving ground (translated)"),
 ])
 def test_chinese_readings(name, reading, how):
     forms = {f.key: f for f in normalise(name)}

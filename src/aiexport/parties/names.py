@@ -59,7 +59,7 @@ ABBREVIATIONS = {
     "eighth": "8", "ninth": "9", "tenth": "10",
     "centre": "center", "ctr": "center", "smart": "intelligent", "intelligence": "intelligent", "hi": "high",
     "biotech": "biotechnology", "chemicals": "chemical", "pumps": "pump", "composites": "composite", "diagnostics": "diagnostic",
-    "agricultural": "agriculture", "mechanical": "machinery", "pharmaceuticals": "pharmaceutical", "pharma": "pharmaceutical",
+    "agricultural": "agriculture", "mechanical": "machinery", "pharmaceuticals": "pharmaceutical", "pharma": "pharmaceutical", "pharm": "pharmaceutical",
     "automotives": "automotive", "auto": "automotive", "resource": "resources", "utilities": "utility", "hk": "hongkong", "hong": "hong", "shenzen": "shenzhen", "peking": "beijing",
 }
 _PUNCT = re.compile(r"[^0-9a-z]+")
@@ -427,6 +427,17 @@ def _longest_word() -> int:
     return max(map(len, zh_words()), default=1)
 
 
+def _leading_word(core: str, words: dict[str, tuple[str, str]]) -> str | None:
+    """The first piece of `core` after its places, when it is a common word and more words follow."""
+    pieces = segments(core, words, _longest_word(), lambda w: words[w][1] == "place")
+    i = 0
+    while i < len(pieces) and pieces[i][1] and words[pieces[i][0]][1] == "place":
+        i += 1
+    if i + 1 < len(pieces) and pieces[i][1] and words[pieces[i][0]][1] == "word" and pieces[i + 1][1]:
+        return pieces[i][0]
+    return None
+
+
 def chinese_forms(text: str) -> list[Form]:
     """The forms of a name written in Chinese characters (see the module docstring)."""
     simple = _converter().convert(unicodedata.normalize("NFKC", text))
@@ -442,6 +453,13 @@ def chinese_forms(text: str) -> list[Form]:
     alternatives = {zh: alt for zh, alt in zh_alternatives().items() if zh in core}
     if alternatives:
         passes.append(({**dictionaries[0], **alternatives}, readings[:2]))
+    if len(alternatives) > 1:  # and each on its own (仪表 "metering" beside 研究院 "academy" hides "instrument")
+        passes += [({**dictionaries[0], zh: alt}, readings[:1]) for zh, alt in alternatives.items()]
+    # a common word where the brand stands (after the places, before more words) is often the brand,
+    # and lists write it in pinyin: 东方电气 "Dongfang Electric", 高科石化 "Gaoke Petrochemical"
+    lead = _leading_word(core, dictionaries[0])
+    if lead is not None:
+        passes.append(({w: v for w, v in dictionaries[0].items() if w != lead}, readings[:1]))
     seen: set[tuple[str, ...]] = set()
     for words, ways in passes:
         for brand_reading, absorb in ways:
