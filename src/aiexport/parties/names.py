@@ -61,6 +61,9 @@ ABBREVIATIONS = {
     "biotech": "biotechnology", "chemicals": "chemical", "pumps": "pump", "composites": "composite", "diagnostics": "diagnostic",
     "agricultural": "agriculture", "mechanical": "machinery", "pharmaceuticals": "pharmaceutical", "pharma": "pharmaceutical", "pharm": "pharmaceutical",
     "automotives": "automotive", "auto": "automotive", "resource": "resources", "utilities": "utility", "hk": "hongkong", "hong": "hong", "shenzen": "shenzhen", "peking": "beijing",
+    "metals": "metal", "metallic": "metal", "northern": "north", "southern": "south", "eastern": "east", "western": "west",
+    "optronics": "optoelectronic", "optronic": "optoelectronic", "foods": "food", "circuits": "circuit", "medicines": "medicine",
+    "biology": "biological",
 }
 _PUNCT = re.compile(r"[^0-9a-z]+")
 
