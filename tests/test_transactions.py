@@ -452,3 +452,20 @@ def test_parquet_sniffed_without_suffix(tmp_path):
 def test_bom_csv(tmp_path):
     out = load_text(tmp_path, "bom.csv", "\ufeffid,kind\na,export\n".encode())
     assert out["kind"].to_list() == ["export"]
+
+
+def test_a_new_mix_of_values_already_seen_reads_as_each_value_did_alone():
+    # each coded value's normal form is kept on its own (the service validates batch after batch of
+    # other mixes of the same few countries and codes): a new mix must read exactly as before, and a
+    # bad value among known ones must still be reported with its row
+    def frame(dests: list[str]) -> pl.DataFrame:
+        return transactions_from_python([{"id": f"t{i}", "kind": "export", "destination_country": d, "end_use": "ai_training: a model"}
+                                         for i, d in enumerate(dests)])
+
+    alone = {d: frame([d]).item(0, "destination_country") for d in ("cn", " DE", "jp ", "Mo")}
+    mixed = frame(["Mo", "jp ", "cn", " DE", "cn"])
+    assert mixed["destination_country"].to_list() == [alone[d] for d in ("Mo", "jp ", "cn", " DE", "cn")] == ["MO", "JP", "CN", "DE", "CN"]
+    assert mixed["end_use_text"].to_list() == ["a model"] * 5
+    with pytest.raises(InputError) as bad:
+        frame(["cn", "jp ", "XX"])
+    assert "row 3" in str(bad.value) and "destination_country" in str(bad.value)

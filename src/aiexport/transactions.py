@@ -455,13 +455,16 @@ def _normalised_kept(kind: str, distinct: pl.Series) -> pl.DataFrame:
         _NORMAL[key] = ({}, _normalised(kind, distinct.clear()).schema)
     known, schema = _NORMAL[key]
     values = distinct.drop_nulls().to_list()
-    new = [x for x in values if x not in known]
+    rows = {x: known.get(x) for x in values}  # read once: another thread may clear `known` meanwhile
+    new = [x for x, row in rows.items() if row is None]
     if new:
-        if len(known) + len(new) > _MAPPED_KEEP:
-            known.clear()
         fresh = _normalised(kind, pl.Series("raw", new, dtype=distinct.dtype))
-        known.update(zip(fresh.get_column("raw").to_list(), fresh.rows(), strict=True))
-    return pl.DataFrame([known[x] for x in values], schema=schema, orient="row")
+        found = dict(zip(fresh.get_column("raw").to_list(), fresh.rows(), strict=True))
+        rows.update(found)
+        if len(known) + len(found) > _MAPPED_KEEP:
+            known.clear()
+        known.update(found)
+    return pl.DataFrame([rows[x] for x in values], schema=schema, orient="row")
 
 
 def _map_values(field: str, kind: str, u: pl.DataFrame) -> Mapped:
