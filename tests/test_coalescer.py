@@ -122,3 +122,38 @@ def test_new_questions_asked_together_through_the_service_each_get_their_own_ans
         for spec, r in zip(specs, together, strict=True):
             alone = json.loads(answers._classify_rows([spec], (date(2026, 1, 15), None), batch=False)[0])
             assert r.json() == alone  # the answer it would get alone, under its own id
+
+
+def test_answers_to_be_recorded_go_to_the_recorder_together_and_are_given_once_committed(monkeypatch) -> None:
+    from concurrent.futures import Future
+
+    from aiexport.api import recorder
+
+    handed: list[list[Any]] = []
+    commits: list[Future[None]] = []
+
+    def submit_many(entries: list[Any]) -> list[Future[None]]:
+        handed.append(entries)
+        futures: list[Future[None]] = [Future() for _ in entries]
+        commits.extend(futures)
+        return futures
+
+    monkeypatch.setattr(recorder, "submit_many", submit_many)
+
+    def engine(bodies: list[dict[str, Any]], options: tuple[Any, ...], batch: bool) -> list[bytes]:
+        return [json.dumps({"q": b["q"], "rulebook_hash": "r"}).encode() for b in bodies]
+
+    c = Coalescer("recorded", engine, linger_ms=50, quiet_ms=10)
+    with c.cv:
+        futures = [c.submit(("d",), {"q": i}, ("classify", {"request": i}, "key #1")) for i in range(3)]
+        plain = c.submit(("d",), {"q": 9})  # an asker that records its answer itself
+    assert json.loads(plain.result(timeout=10)) == {"q": 9, "rulebook_hash": "r"}
+    deadline = time.monotonic() + 5
+    while not handed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(handed) == 1 and [user for _, user in handed[0]] == ["key #1"] * 3  # one hand-over for the call
+    assert [(e.input, e.output["q"], e.rulebook_hash) for e, _ in handed[0]] == [({"request": i}, i, "r") for i in range(3)]
+    assert not any(f.done() for f in futures)  # not given before it is on record
+    for commit in commits:
+        commit.set_result(None)
+    assert [json.loads(f.result(timeout=10))["q"] for f in futures] == [0, 1, 2]

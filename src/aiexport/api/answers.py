@@ -149,7 +149,7 @@ class Coalescer:
         self.linger = (BATCH_LINGER_MS if linger_ms is None else linger_ms) / 1000
         self.quiet = (BATCH_QUIET_MS if quiet_ms is None else quiet_ms) / 1000
         self.callers = 0  # askers in flight (`asking`)
-        self.pending: deque[tuple[tuple[Any, ...], dict[str, Any], Future[bytes]]] = deque()
+        self.pending: deque[tuple[tuple[Any, ...], dict[str, Any], Future[bytes], Record | None]] = deque()
         self.cv = threading.Condition()
         self.thread: threading.Thread | None = None
 
@@ -163,17 +163,19 @@ class Coalescer:
             with self.cv:
                 self.callers -= 1
 
-    def submit(self, options: tuple[Any, ...], body: dict[str, Any]) -> Future[bytes]:
+    def submit(self, options: tuple[Any, ...], body: dict[str, Any], record: Record | None = None) -> Future[bytes]:
+        """The answer's future; with `record` (kind, input, user), it resolves once the answer is on
+        the audit record, the answers of one engine call going to the recorder together."""
         fut: Future[bytes] = Future()
         with self.cv:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name=f"aiexport-{self.name}", daemon=True)
                 self.thread.start()
-            self.pending.append((options, body, fut))
+            self.pending.append((options, body, fut, record))
             self.cv.notify()
         return fut
 
-    def _take(self) -> list[tuple[tuple[Any, ...], dict[str, Any], Future[bytes]]]:
+    def _take(self) -> list[tuple[tuple[Any, ...], dict[str, Any], Future[bytes], Record | None]]:
         with self.cv:
             while not self.pending:
                 self.cv.wait()
@@ -189,26 +191,58 @@ class Coalescer:
     def _run(self) -> None:
         while True:
             groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], Future[bytes]]]] = {}
-            for options, body, fut in self._take():
+            records: dict[int, Record] = {}
+            for options, body, fut, record in self._take():
                 groups.setdefault(options, []).append((body, fut))
+                if record is not None:
+                    records[id(fut)] = record
+            answered: list[tuple[Future[bytes], bytes]] = []
             for options, group in groups.items():
-                self._answer(options, group)
+                answered += self._answer(options, group)
+            _deliver(answered, records)
 
-    def _answer(self, options: tuple[Any, ...], group: list[tuple[dict[str, Any], Future[bytes]]]) -> None:
+    def _answer(self, options: tuple[Any, ...], group: list[tuple[dict[str, Any], Future[bytes]]]) -> list[tuple[Future[bytes], bytes]]:
+        """The answers of `group` (a question the engine refuses gets its error at once)."""
         if len(group) > 1:
             try:
                 lines = self.compute([b for b, _ in group], options, batch=True)
             except Exception:  # a bad row (or a row that cannot share a frame): answer each on its own
                 lines = None
             if lines is not None:
-                for (_, fut), line in zip(group, lines, strict=True):
-                    fut.set_result(line)
-                return
+                return [(fut, line) for (_, fut), line in zip(group, lines, strict=True)]
+        out = []
         for body, fut in group:
             try:
-                fut.set_result(self.compute([body], options, batch=False)[0])
+                out.append((fut, self.compute([body], options, batch=False)[0]))
             except BaseException as exc:
                 fut.set_exception(exc)
+        return out
+
+
+#: what an asker hands over to have its answer recorded before it is given: (kind, input, user)
+Record = tuple[str, Any, str]
+
+
+def _deliver(answered: list[tuple[Future[bytes], bytes]], records: dict[int, Record]) -> None:
+    """Give each answer; those with a record request once committed, all of one call in one hand-over."""
+    from aiexport.api.recorder import entry, submit_many
+
+    to_record = []
+    for fut, line in answered:
+        record = records.get(id(fut))
+        if record is None:
+            fut.set_result(line)
+            continue
+        try:
+            kind, inp, user = record
+            to_record.append((fut, line, entry(kind, inp, json.loads(line)), user))
+        except BaseException as exc:
+            fut.set_exception(exc)
+    if not to_record:
+        return
+    done = submit_many([(e, user) for _, _, e, user in to_record])
+    for (fut, line, _, _), committed in zip(to_record, done, strict=True):
+        committed.add_done_callback(lambda c, fut=fut, line=line: fut.set_exception(c.exception()) if c.exception() else fut.set_result(line))
 
 
 def _tmp_id(i: int) -> str:
@@ -302,41 +336,52 @@ def classify_one(spec: Mapping[str, Any], day: date, scenario: str | None = None
     return line
 
 
-async def classify_async(spec: Mapping[str, Any], day: date, scenario: str | None = None, hold: ExitStack | None = None) -> bytes:
+async def classify_async(spec: Mapping[str, Any], day: date, scenario: str | None = None, hold: ExitStack | None = None,
+                         record: Record | None = None) -> bytes:
     """As `classify_one`, awaited on the event loop (no thread is held while the engine works). A
-    question the cache cannot answer counts as in flight for dynamic batching until `hold` closes."""
+    question the cache cannot answer counts as in flight for dynamic batching until `hold` closes.
+    With `record`, the answer is on the audit record when it is returned."""
     import asyncio
 
     key = ("classify", canonical(spec), day, scenario)
     hit = answer_cache.get(key)
     if hit is not None:
-        return hit
+        return await _recorded(hit, record)
     if scenario not in _rulebooks:
         await asyncio.to_thread(rulebook, scenario)
     if hold is not None:
         hold.enter_context(_classifier.asking())
-    line = await asyncio.wrap_future(_classifier.submit((day, scenario), dict(spec)))
+    line = await asyncio.wrap_future(_classifier.submit((day, scenario), dict(spec), record))
     answer_cache.put(key, line)
     return line
 
 
 async def check_async(tx: Mapping[str, Any], day: date, scenario: str | None = None, enforce: bool = False,
-                      hold: ExitStack | None = None) -> bytes:
-    """As `check_one` without screening, awaited on the event loop (`hold`: see `classify_async`)."""
+                      hold: ExitStack | None = None, record: Record | None = None) -> bytes:
+    """As `check_one` without screening, awaited on the event loop (`hold`, `record`: see `classify_async`)."""
     import asyncio
 
     key = ("check", canonical(tx), day, scenario, enforce, None)
     hit = answer_cache.get(key)
     if hit is not None:
-        return hit
+        return await _recorded(hit, record)
     if not isinstance(tx, Mapping) or not tx:
         raise InputError("body: give one transaction object with the check fields", field="body")
     if scenario not in _rulebooks:
         await asyncio.to_thread(rulebook, scenario)
     if hold is not None:
         hold.enter_context(_checker.asking())
-    line = await asyncio.wrap_future(_checker.submit((day, scenario, enforce, False), dict(tx)))
+    line = await asyncio.wrap_future(_checker.submit((day, scenario, enforce, False), dict(tx), record))
     answer_cache.put(key, line)
+    return line
+
+
+async def _recorded(line: bytes, record: Record | None) -> bytes:
+    if record is not None:
+        from aiexport.api.recorder import record as put_on_record
+
+        kind, inp, user = record
+        await put_on_record(kind, inp, json.loads(line), user)
     return line
 
 

@@ -3,7 +3,9 @@
 Each request hands its entry to one recorder thread per process and waits until the entry is
 committed (the answer is never sent before it is on record). The thread writes whatever has
 queued up meanwhile in one transaction per caller (`audit.record_many`), so 50 concurrent requests
-cost a few transactions, not 50.
+cost a few transactions, not 50. The engine hands over the answers of one call together
+(`submit_many`, from `answers.Coalescer`), so a wave of new questions is one hand-over and one
+commit, without a round through the event loop before it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ MAX_GROUP = 1000
 
 class Recorder:
     def __init__(self) -> None:
-        self.q: queue.Queue[tuple[audit.Entry, str, Future[None]]] = queue.Queue()
+        self.q: queue.Queue[list[tuple[audit.Entry, str, Future[None]]]] = queue.Queue()  # lists put at once
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
 
@@ -33,11 +35,10 @@ class Recorder:
 
     def _run(self) -> None:
         while True:
-            first = self.q.get()
-            group = [first]
+            group = list(self.q.get())
             while len(group) < MAX_GROUP:
                 try:
-                    group.append(self.q.get_nowait())
+                    group.extend(self.q.get_nowait())
                 except queue.Empty:
                     break
             by_user: dict[str, list[tuple[audit.Entry, str, Future[None]]]] = {}
@@ -54,10 +55,14 @@ class Recorder:
                         fut.set_result(None)
 
     def submit(self, entry: audit.Entry, user: str) -> Future[None]:
+        return self.submit_many([(entry, user)])[0]
+
+    def submit_many(self, entries: list[tuple[audit.Entry, str]]) -> list[Future[None]]:
+        """Entries handed over together are committed together (one transaction per user)."""
         self._start()
-        fut: Future[None] = Future()
-        self.q.put((entry, user, fut))
-        return fut
+        items = [(e, user, Future()) for e, user in entries]
+        self.q.put(items)
+        return [fut for _, _, fut in items]
 
 
 _recorder = Recorder()
@@ -76,3 +81,8 @@ async def record(kind: str, inp: Any, out: Any, user: str) -> None:
 
 def record_sync(kind: str, inp: Any, out: Any, user: str) -> None:
     _recorder.submit(entry(kind, inp, out), user).result()
+
+
+def submit_many(entries: list[tuple[audit.Entry, str]]) -> list[Future[None]]:
+    """Hand over (entry, user) pairs together: they are committed together."""
+    return _recorder.submit_many(entries)
