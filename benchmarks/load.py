@@ -177,6 +177,10 @@ def main() -> None:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
+                if proc.poll() is not None:  # the server stopped (say, the free port was taken meanwhile)
+                    server_log.flush()
+                    log = (Path(tmp.name) / "server.log").read_text()[-2000:]
+                    raise SystemExit(f"load.py: `aiexport serve` exited with status {proc.returncode}; its log ends:\n{log}") from None
                 time.sleep(0.1)
     assert key, "give --key with --url"
     try:
