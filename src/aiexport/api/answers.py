@@ -32,6 +32,10 @@ CACHE_SIZE = 20_000
 #: (a tuning knob, not a rule; measured with benchmarks/load.py), and how often it looks
 BATCH_LINGER_MS = float(os.environ.get("AIEXPORT_BATCH_LINGER_MS", "10"))
 BATCH_QUIET_MS = float(os.environ.get("AIEXPORT_BATCH_QUIET_MS", "3"))
+#: what an asker hands over to have its answer recorded before it is given: (kind, input, user)
+Record = tuple[str, Any, str]
+#: a question as the engine thread holds it: (body, its answer's future, its record request)
+Asked = tuple[dict[str, Any], Future[bytes], Record | None]
 
 
 def scenario_names() -> list[str]:
@@ -190,46 +194,37 @@ class Coalescer:
 
     def _run(self) -> None:
         while True:
-            groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], Future[bytes]]]] = {}
-            records: dict[int, Record] = {}
+            groups: dict[tuple[Any, ...], list[Asked]] = {}
             for options, body, fut, record in self._take():
-                groups.setdefault(options, []).append((body, fut))
-                if record is not None:
-                    records[id(fut)] = record
-            answered: list[tuple[Future[bytes], bytes]] = []
-            for options, group in groups.items():
-                answered += self._answer(options, group)
-            _deliver(answered, records)
+                groups.setdefault(options, []).append((body, fut, record))
+            _deliver([answer for options, group in groups.items() for answer in self._answer(options, group)])
 
-    def _answer(self, options: tuple[Any, ...], group: list[tuple[dict[str, Any], Future[bytes]]]) -> list[tuple[Future[bytes], bytes]]:
+    def _answer(self, options: tuple[Any, ...], group: list[Asked]) -> list[tuple[Future[bytes], bytes, Record | None]]:
         """The answers of `group` (a question the engine refuses gets its error at once)."""
         if len(group) > 1:
             try:
-                lines = self.compute([b for b, _ in group], options, batch=True)
+                lines = self.compute([b for b, _, _ in group], options, batch=True)
             except Exception:  # a bad row (or a row that cannot share a frame): answer each on its own
                 lines = None
             if lines is not None:
-                return [(fut, line) for (_, fut), line in zip(group, lines, strict=True)]
+                return [(fut, line, record) for (_, fut, record), line in zip(group, lines, strict=True)]
         out = []
-        for body, fut in group:
+        for body, fut, record in group:
             try:
-                out.append((fut, self.compute([body], options, batch=False)[0]))
+                out.append((fut, self.compute([body], options, batch=False)[0], record))
             except BaseException as exc:
                 fut.set_exception(exc)
         return out
 
 
-#: what an asker hands over to have its answer recorded before it is given: (kind, input, user)
-Record = tuple[str, Any, str]
 
 
-def _deliver(answered: list[tuple[Future[bytes], bytes]], records: dict[int, Record]) -> None:
+def _deliver(answered: list[tuple[Future[bytes], bytes, Record | None]]) -> None:
     """Give each answer; those with a record request once committed, all of one call in one hand-over."""
     from aiexport.api.recorder import entry, submit_many
 
     to_record = []
-    for fut, line in answered:
-        record = records.get(id(fut))
+    for fut, line, record in answered:
         if record is None:
             fut.set_result(line)
             continue
