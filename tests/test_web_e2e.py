@@ -126,13 +126,17 @@ def shot(driver: Any, name: str) -> None:
 
 
 def wait_for(driver: Any, css: str, text: str | None = None, timeout: float = 30) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        found = driver.find_elements(By.CSS_SELECTOR, css)
-        if found and (text is None or any(text in f.text for f in found)):
-            return found[0]
+        try:
+            found = driver.find_elements(By.CSS_SELECTOR, css)
+            if found and (text is None or any(text in f.text for f in found)):
+                return found[0]
+        except StaleElementReferenceException:
+            pass  # the page swapped the element (an HTMX poll) between finding and reading it: look again
         time.sleep(0.1)
     shot(driver, "timeout")
     raise AssertionError(f"{css!r} with {text!r} did not appear; page: {driver.page_source[:1500]}")
@@ -230,7 +234,7 @@ def test_the_web_ui_in_chromium(server: Server, browser: Any, tmp_path: Path):
     wait_for(d, "svg#licence-chart")
     shot(d, "11-licences")
     d.find_element(By.ID, "nav-audit").click()
-    d.find_element(By.ID, "verify").click()
+    wait_for(d, "#verify").click()
     wait_for(d, "#verify-result", "完整")
     shot(d, "12-audit")
     records = server.api("GET", "/v1/audit/records", params={"limit": 500}).json()
