@@ -631,3 +631,50 @@ def test_the_fast_path_answers_and_records_as_the_full_route(svc: Service):
     assert_error(svc.post("/v1/classify", json={"name": "H100"}, params={"colour": "red", "as_of": "x"}), 400, "bad_input")
     assert_error(svc.client.post("/v1/classify", json={"name": "H100"}, headers={"Authorization": "Bearer aiex_x"}), 401,
                  "unauthenticated")
+
+
+def test_a_client_that_hangs_up_mid_answer_does_not_stop_the_server(tmp_path: Path):
+    """`aiexport serve` must outlive clients that close their connection while it writes to them. The
+    CLI lets SIGPIPE end it quietly (`aiexport ... | head`); uvloop's write to a reset socket then
+    raised SIGPIPE and killed the server (seen under wrk: exit status -13). Each client here asks for
+    50 answers without reading them and resets the connection."""
+    import os
+    import socket
+    import struct
+    import subprocess
+
+    import httpx
+
+    from tests.conftest import aiexport_exe
+
+    env = {**os.environ, "AIEXPORT_HOME": str(tmp_path), "AIEXPORT_DATABASE_URL": f"sqlite:///{tmp_path}/aiexport.db"}
+    key = subprocess.run([aiexport_exe(), "keys", "create", "--role", "viewer"], capture_output=True, text=True, env=env,
+                         check=True).stdout.strip().splitlines()[-1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(tmp_path / "server.log", "w") as log:
+        proc = subprocess.Popen([aiexport_exe(), "serve", "--port", str(port), "--no-access-log"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()
+                time.sleep(0.1)
+        ask = f"GET /openapi.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+        for _ in range(30):
+            with socket.create_connection(("127.0.0.1", port)) as c:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+                c.sendall(ask * 50)
+                time.sleep(0.05)  # the server is writing answers that are never read
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+            assert proc.poll() is None, f"the server stopped with status {proc.returncode}"
+        assert httpx.get(base + "/healthz", timeout=5).status_code == 200
+        assert httpx.get(base + "/v1/whoami", headers={"Authorization": f"Bearer {key}"}, timeout=5).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

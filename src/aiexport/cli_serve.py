@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from typing import Annotated
 
 import typer
@@ -94,6 +95,8 @@ def serve(
         render.console(stderr=True).print("warning: several workers on one SQLite file take turns to write (each answer goes on the "
                                           "audit record); for several workers set AIEXPORT_DATABASE_URL to PostgreSQL")
     os.environ.setdefault("AIEXPORT_SERVE", "1")
+    if hasattr(signal, "SIGPIPE"):  # `aiexport` lets SIGPIPE end a CLI quietly (`| head`); a server must not die of it:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # uvloop writes to a socket its client has closed and gets EPIPE
     uvicorn.run("aiexport.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 access_log=access_log, proxy_headers=False, server_header=False)
 
