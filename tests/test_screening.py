@@ -341,6 +341,10 @@ def test_chinese_to_english_recall_at_1_on_the_dev_pairs(pairs):
     # standard renderings of trade words: 长江 Yangtze River, 试验场 proving ground
     ("长发集团长江投资实业股份有限公司", "changfa group yangtze river investment industry", "长江→yangtze river (translated)"),
     ("中汽研汽车试验场股份有限公司", "catarc automotive proving ground", "试验场→proving ground (translated)"),
+    # shipping and oil words the lists write in English (FREIGHT, TERMINAL, REFINERY, OCEAN FISHING GROUP)
+    ("宁波远东码头经营有限公司", "ningbo far east terminal jingying", "码头→terminal (translated)"),
+    ("上海中外运国际货运有限公司", "shanghai sinotrans international freight", "货运→freight (translated)"),
+    ("大连远洋渔业金枪鱼钓有限公司", "dalian ocean fishery tuna diao", "远洋→ocean (translated)"),
 ])
 def test_chinese_readings(name, reading, how):
     forms = {f.key: f for f in normalise(name)}
