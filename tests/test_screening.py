@@ -241,6 +241,31 @@ def test_sparing_the_pairs_that_cannot_reach_the_threshold_changes_no_answer(csl
         assert sum(a["decision"] == "alert" for a in pruned) >= len(names)
 
 
+@pytest.mark.parametrize("query,list_id", [
+    # the 2026 CSL writes a unit of a listed party inside one name: "Huawei Technologies Co., Ltd. (Huawei).
+    # Affiliated Entity: Shenzhen Huawei Anjiexin Electricity Co., Ltd."; the unit's own name scored 0.86
+    # against it, and "… Beijing Research Institute" found Huawei's Milan institute first (0.74)
+    ("Shenzhen Huawei Anjiexin Electricity Co., Ltd.", "csl2026-05217"),
+    ("Huawei Technologies Co., Ltd. Beijing Research Institute", "csl2026-05213"),
+    ("Hebei Sinopack Electronics", "csl2026-05267"),  # "… (CETC 13). Subordinate Institution - Hebei Sinopack Electronics"
+    ("Baotou Guanghua Chemical Industrial Corporation", "csl2026-05395"),  # "… (Parent Organization: … (CNNC))"
+])
+def test_a_unit_named_inside_its_parents_entry_is_found_by_its_own_name(csl, query, list_id):
+    found = csl.search([query], explain=True)[0]
+    assert found["decision"] == "alert" and found["matches"][0]["list_id"] == list_id
+    assert found["matches"][0]["score"] >= 0.99
+    assert found["matches"][0]["matched_name"] in found["matches"][0]["list_name"]  # a part of the list's own name
+
+
+def test_unit_names():
+    from aiexport.parties.names import unit_names
+
+    assert unit_names("A Corp. (A). Affiliated Entity: B Co., Ltd.") == ["B Co., Ltd."]
+    assert unit_names("A Institute (A 13). Subordinate Institution - B Electronics") == ["B Electronics"]
+    assert unit_names("B Corporation (Parent Organization: A Group (AG))") == ["B Corporation"]
+    assert unit_names("Huawei Technologies Co., Ltd.") == [] and unit_names("") == []
+
+
 def test_typos_inside_legal_forms_and_variants_are_read_through():
     assert normalise("Muhandis Corporatiobn")[0].tokens == ("muhandis",)
     assert normalise("Cambrian Tepchnologies Corporation")[0].tokens == ("cambrian", "technology")

@@ -41,7 +41,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from aiexport.parties.names import Form, deletions, has_han, normalise, place_tokens, raw_compact
+from aiexport.parties.names import Form, deletions, has_han, normalise, place_tokens, raw_compact, unit_names
 from aiexport.parties.twin import Twin
 
 #: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
@@ -295,7 +295,7 @@ class Index:
         rows: list[tuple[int, int, str, str, str, list[str]]] = []
         nid = 0
         for e, (name, alts) in enumerate(entries.select("name", "alt_names").iter_rows()):
-            for text in dict.fromkeys([name, *(alts or [])]):
+            for text in dict.fromkeys([name, *(alts or []), *unit_names(name)]):
                 if not text:
                     continue
                 for form in normalise(text)[:1] if not has_han(text) else normalise(text):

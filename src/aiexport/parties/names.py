@@ -63,7 +63,7 @@ ABBREVIATIONS = {
     "automotives": "automotive", "auto": "automotive", "resource": "resources", "utilities": "utility", "hk": "hongkong", "hong": "hong", "shenzen": "shenzhen", "peking": "beijing",
     "metals": "metal", "metallic": "metal", "northern": "north", "southern": "south", "eastern": "east", "western": "west",
     "optronics": "optoelectronic", "optronic": "optoelectronic", "foods": "food", "circuits": "circuit", "medicines": "medicine",
-    "biology": "biological",
+    "biology": "biological", "electricity": "electric", "terminals": "terminal", "refineries": "refinery", "refining": "refinery",
 }
 _PUNCT = re.compile(r"[^0-9a-z]+")
 
@@ -499,3 +499,25 @@ def normalise(name: str) -> list[Form]:
             forms.append(Form(english_tokens(latin), ("Latin part of a mixed-script name",)))
         return forms or [Form(english_tokens(name))]
     return [Form(english_tokens(name))]
+
+
+#: how a list writes, inside one entry's name, that the entry is a unit of another listed party:
+#: "Huawei Technologies Co., Ltd. (Huawei). Affiliated Entity: Shenzhen Huawei Anjiexin Electricity Co.,
+#: Ltd.", "China Electronics Technology Group Corporation 13th Research Institute (CETC 13). Subordinate
+#: Institution - Hebei Sinopack Electronics" (61 entries of the 2026 CSL), and "Baotou Guanghua Chemical
+#: Industrial Corporation (Parent Organization: China National Nuclear Group Corporation (CNNC))"
+_UNIT_MARKER = re.compile(r"[.;,]?\s*\b(?:affiliated entit(?:y|ies)|subordinate institutions?)\s*[:\-\u2013\u2014]\s*", re.I)
+_PARENT_NOTE = re.compile(r"\s*\(\s*parent organi[sz]ation\s*:.*\)\s*$", re.I)
+
+
+def unit_names(name: str) -> list[str]:
+    """The entry's own name inside a list name that also names its parent (see `_UNIT_MARKER`): the
+    unit's name after the marker, or the name before a parent note. A party written by its own name
+    is then scored against that name, not against the parent's words too (the whole name still counts)."""
+    if not name:
+        return []
+    parts = _UNIT_MARKER.split(name, maxsplit=1)
+    if len(parts) == 2 and parts[1].strip():
+        return [parts[1].strip()]
+    bare = _PARENT_NOTE.sub("", name)
+    return [bare.strip()] if bare != name and bare.strip() else []
