@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiexport.parties.matcher import DEFAULT_THRESHOLD, Index
-from aiexport.parties.names import normalise
+from aiexport.parties.names import english_tokens, normalise
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CSL_2026 = SHARED / "lists" / "export-controls-agent-mcp" / "consolidated-2026-07-31.csv"
@@ -255,6 +255,27 @@ def test_a_unit_named_inside_its_parents_entry_is_found_by_its_own_name(csl, que
     assert found["decision"] == "alert" and found["matches"][0]["list_id"] == list_id
     assert found["matches"][0]["score"] >= 0.99
     assert found["matches"][0]["matched_name"] in found["matches"][0]["list_name"]  # a part of the list's own name
+
+
+def test_a_chinese_company_name_does_not_alert_on_a_person_of_the_same_name(csl, monkeypatch):
+    # dev pair 鸿博股份有限公司 (Hongbo Co., Ltd., SZSE 002229, on no list) read "hongbo" alerted on the
+    # individual "ZHANG, Hongbo" of the 2026 CSL (csl2026-16421, 0.86): a company is not a person
+    from aiexport.parties import matcher
+
+    def alerts() -> set[str]:
+        return {m["list_id"] for m in csl.search(["鸿博股份有限公司"], explain=False)[0]["matches"]}
+
+    assert "csl2026-16421" not in alerts()
+    monkeypatch.setattr(matcher, "KINDS_DISAGREE", 1.0)
+    assert "csl2026-16421" in alerts()
+
+
+def test_a_brand_one_letter_from_a_word_is_not_read_as_the_word():
+    # the CSL's "Piotech (Shanghai) Co., Ltd." was read "biotechnology shanghai" (one typo from "biotech"),
+    # and 益方生物科技(上海)股份有限公司 (a biotech company on no list) alerted on it; typos keep their first letter
+    assert english_tokens("Piotech (Shanghai) Co., Ltd.") == ("piotech", "shanghai")
+    assert english_tokens("Cambrian Tepchnologies Corporatiobn") == ("cambrian", "technology")  # a typo inside is read through
+    assert english_tokens("Cambrian Pechnologies") == ("cambrian", "pechnologies")
 
 
 def test_unit_names():

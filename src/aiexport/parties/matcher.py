@@ -41,7 +41,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from aiexport.parties.names import Form, deletions, has_han, normalise, place_tokens, raw_compact, unit_names
+from aiexport.parties.names import Form, deletions, has_han, is_zh_company, normalise, place_tokens, raw_compact, unit_names
 from aiexport.parties.twin import Twin
 
 #: the measured default (benchmarks/screen.py and tests/test_screening.py): alias and typo recall,
@@ -69,6 +69,9 @@ READING_LETTERS = 0.5
 NUMBERS_DISAGREE = 0.85
 #: the same for a name read from Chinese that names a place and a list name that names only other places
 PLACES_DISAGREE = 0.9
+#: the same for a name read from Chinese that ends in a company's legal form (股份有限公司, 集团) and a
+#: list entry that is an individual: 鸿博股份有限公司 read "hongbo" is not "ZHANG, Hongbo"
+KINDS_DISAGREE = 0.9
 RARE_TOKENS = 4
 NEAR = 8
 RARE_GRAMS = 8
@@ -335,6 +338,8 @@ class Index:
         index.compact_len = names["compact"].str.len_chars().cast(pl.Float64).to_numpy()
         # per name, the texts the scorers compare (object arrays: a batch's pairs are gathered in one step)
         index.name_entry = names["entry"].to_numpy()
+        kinds = entries["type"] if "type" in entries.columns else pl.Series([None] * entries.height, dtype=pl.String)
+        index.entry_individual = (kinds == "Individual").fill_null(False).to_numpy()
         index.names_compact, index.names_key = _strings(compacts), _strings(keys)
         index.names_sorted = _strings([_sorted_tokens(k) for k in keys])
         index.names_tokens, index.names_matched = name_tokens, matched
@@ -501,6 +506,7 @@ class Index:
         # names; the agreement of its words must carry the rest of the score
         reading = np.maximum(agree, READING_LETTERS * np.maximum(ratio, order) + (1 - READING_LETTERS) * agree)
         places = place_tokens()
+        company = [is_zh_company(text or "") for text in queries]
         for i in np.flatnonzero(han):  # numbered units: the 54th institute is not the 58th, however alike the rest
             q_tokens, n_tokens = forms.tokens[rows[i]], self.names_tokens[nids[i]]
             q_numbers = {t for t in q_tokens if t.isdigit()}
@@ -513,6 +519,8 @@ class Index:
                 n_places = places.intersection(n_tokens)
                 if n_places and not q_places & n_places:
                     reading[i] *= PLACES_DISAGREE
+            if company[forms.q[rows[i]]] and self.entry_individual[self.name_entry[nids[i]]]:
+                reading[i] *= KINDS_DISAGREE  # a company (有限公司 …) is not a person, whose name it may share
         score = np.where(han, 1 - (1 - reading) * ((1 - DEFAULT_THRESHOLD) / (1 - READING_ALERT)), np.maximum(np.maximum(ratio, order), agree))
         # per query, the best pair of each entry at or above the threshold, best first; among equal
         # scores, the entry whose name is written exactly as the query comes first, then by entry; of

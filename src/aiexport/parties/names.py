@@ -126,7 +126,9 @@ def _canonical(token: str) -> str:
     if len(t) < FUZZY_MIN_LENGTH or t in vocab:  # short, or itself a known word
         return t
     near = {(w, c) for d in deletions(t) for w, c in vocab.get(d, ())}
-    found = {c for w, c in near if OSA.distance(t, w, score_cutoff=1) <= 1}  # a shared deletion is not always one edit
+    # a shared deletion is not always one edit; and the first letter must agree: a brand one letter
+    # from a word is a name of its own (the CSL's "Piotech" is not "biotech")
+    found = {c for w, c in near if w[0] == t[0] and OSA.distance(t, w, score_cutoff=1) <= 1}
     return found.pop() if len(found) == 1 else t
 
 
@@ -241,6 +243,18 @@ def _strip_legal(text: str) -> str:
         if text.endswith(form):
             return text[: -len(form)]
     return text
+
+
+_TRAILING_BRACKETS = re.compile(r"(?:\s*[(（][^()（）]*[)）])+\s*$")
+
+
+def is_zh_company(text: str) -> bool:
+    """A name in Chinese characters that ends in a company's legal form or 集团 (group), a bracketed
+    place or note after it aside: 益方生物科技(上海)股份有限公司, 康佳集团."""
+    if not has_han(text):
+        return False
+    simple = _TRAILING_BRACKETS.sub("", unicodedata.normalize("NFKC", text).strip())
+    return simple.endswith(("集团", *CN_LEGAL_FORMS))
 
 
 def segments(text: str, words: Container[str], longest: int, lead: Callable[[str], bool] = lambda w: False) -> list[tuple[str, bool]]:
