@@ -18,6 +18,9 @@ oil words such as 码头 terminal, 炼化 refinery, 远洋 ocean, 远东 far eas
 was added). Holdout2 43/60 = 71.7 %, dev pairs unchanged (recall@1 80.2 %, false alerts 0.89 %).
 Then a unit the list names inside its parent's entry ("… Affiliated Entity: Shenzhen Huawei Anjiexin
 Electricity Co., Ltd.") also read by its own name: zh_listed 455/455, holdout2 44/60 = 73.3 %.
+tests/data/zh_listed_holdout4.csv (49 entities in none of the other sets, written blind after all of
+this and scored once): 41/49 = 83.7 %, 42/49 = 85.7 % with one label completed (an institute the CSL
+carries twice, found by its other entry).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def csl():
 
 
 @pytest.mark.parametrize("name,floor", [("zh_listed.csv", 0.99), ("zh_listed_holdout.csv", 0.85), ("zh_listed_holdout2.csv", 0.65),
-                                       ("zh_listed_holdout3.csv", 0.65)])
+                                       ("zh_listed_holdout3.csv", 0.75), ("zh_listed_holdout4.csv", 0.80)])
 def test_listed_chinese_names_alert_on_their_entry(bench, csl, name, floor):
     outcomes = bench.evaluate(csl, bench.read_set(DATA / name))
     misses = [(o.zh_name, o.best and o.best["list_name"]) for o in outcomes if not o.found]
