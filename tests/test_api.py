@@ -559,7 +559,8 @@ def test_several_workers_share_one_postgresql_database(tmp_path: Path):
             port = s.getsockname()[1]
         env = {**os.environ, "AIEXPORT_DATABASE_URL": url}
         with open(tmp_path / "server.log", "w") as log:
-            proc = subprocess.Popen([aiexport_exe(), "serve", "--port", str(port), "--workers", "2", "--no-access-log"], env=env,
+            proc = subprocess.Popen([aiexport_exe(), "serve", "--port", str(port), "--workers", "2", "--no-access-log",
+                                     "--engine-threads", "2"], env=env,
                                     stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -575,6 +576,7 @@ def test_several_workers_share_one_postgresql_database(tmp_path: Path):
                 r = httpx.post(base + "/v1/check", json={**H100_CN, "id": f"w{i}"}, headers=h, timeout=60)
                 return r.status_code
 
+            assert {httpx.get(base + "/healthz", timeout=60).json()["engine_threads"] for _ in range(6)} == {2}
             with concurrent.futures.ThreadPoolExecutor(16) as pool:
                 codes = list(pool.map(ask, range(120)))
             assert set(codes) == {200}
@@ -673,7 +675,16 @@ def test_a_client_that_hangs_up_mid_answer_does_not_stop_the_server(tmp_path: Pa
                 time.sleep(0.05)  # the server is writing answers that are never read
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
             assert proc.poll() is None, f"the server stopped with status {proc.returncode}"
-        assert httpx.get(base + "/healthz", timeout=5).status_code == 200
+        health = httpx.get(base + "/healthz", timeout=5)
+        assert health.status_code == 200
+        assert health.json()["engine_threads"] == 1  # `serve` started again with one polars thread (--engine-threads)
+        # the server counts its open connections (for its batching of questions): this one, then two idle ones more
+        assert health.json()["open_connections"] >= 1
+        with socket.create_connection(("127.0.0.1", port)), socket.create_connection(("127.0.0.1", port)):
+            time.sleep(0.3)
+            assert httpx.get(base + "/healthz", timeout=5).json()["open_connections"] >= 3
+        time.sleep(0.3)
+        assert httpx.get(base + "/healthz", timeout=5).json()["open_connections"] <= 2
         assert httpx.get(base + "/v1/whoami", headers={"Authorization": f"Bearer {key}"}, timeout=5).status_code == 200
     finally:
         proc.terminate()

@@ -157,3 +157,33 @@ def test_answers_to_be_recorded_go_to_the_recorder_together_and_are_given_once_c
     for commit in commits:
         commit.set_result(None)
     assert [json.loads(f.result(timeout=10))["q"] for f in futures] == [0, 1, 2]
+
+
+def test_a_wave_closes_at_once_when_every_open_connection_is_asking(monkeypatch) -> None:
+    # `aiexport serve` counts its open connections (api/connections.py): when every one of them has a
+    # question in flight, no other question can come, and the engine does not wait out `quiet`
+    from aiexport.api import connections
+
+    engine = Engine()
+    c = Coalescer("all-asking", engine, linger_ms=20_000, quiet_ms=5_000)
+    monkeypatch.setattr(connections, "_open", [3])
+    with ExitStack() as askers:
+        for _ in range(3):
+            askers.enter_context(c.asking())
+        t0 = time.monotonic()
+        with c.cv:
+            futures = [c.submit(("d",), {"q": i}) for i in (1, 2, 3)]
+        answers = [f.result(timeout=10) for f in futures]
+    assert answers == [b"d:1", b"d:2", b"d:3"] and engine.batches == [3]
+    assert time.monotonic() - t0 < 2  # not the 5 s quiet gap
+    # one more connection open (idle, or about to ask): the engine waits for the rest of the wave again
+    monkeypatch.setattr(connections, "_open", [4])
+    with ExitStack() as askers:
+        for _ in range(3):
+            askers.enter_context(c.asking())
+        t0 = time.monotonic()
+        with c.cv:
+            futures = [c.submit(("d",), {"q": i}) for i in (4, 5, 6)]
+        [f.result(timeout=30) for f in futures]
+    assert time.monotonic() - t0 >= 4.5
+

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from typing import Annotated
 
 import typer
 
 from aiexport import render
+from aiexport.api.connections import PROTOCOL
 from aiexport.cli import JsonOpt
 from aiexport.errors import InputError
 
@@ -70,6 +72,14 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id or prefix,
     render.console().print(f"key #{view['id']} ({view['prefix']}…, {view['role']}, {view['name']}) revoked at {view['revoked_at']}")
 
 
+#: polars threads per worker by default (`--engine-threads`). Measured with benchmarks/load.py, 50 clients,
+#: new questions, five runs each way on 2 cores: p50 29.9 / p99 44.5 ms with 1, 32.4 / 47.4 ms with 2 (the
+#: small queries gain nothing from a second thread and take CPU from the HTTP side); a 200,000-line
+#: order book takes about 20 % longer with 1 (benchmarks/check.py)
+ENGINE_THREADS = 1
+_REEXEC = "AIEXPORT_SERVE_REEXEC"
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
@@ -78,6 +88,10 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="critical, error, warning, info or debug.")] = "info",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log one line per request (method, path, "
                                                                                  "status; never a key).")] = True,
+    engine_threads: Annotated[int | None, typer.Option("--engine-threads", help="Threads of each worker's query engine "
+                                                       "(polars); default POLARS_MAX_THREADS if set, else 1. 1 suits questions "
+                                                       "(each is a small query; on 2 cores the HTTP side keeps the other core); "
+                                                       "more suit large batch uploads.")] = None,
 ) -> None:
     """Run the REST API (/v1/, /openapi.json, /docs) and the web UI (/) with uvicorn."""
     import uvicorn
@@ -90,6 +104,15 @@ def serve(
         raise InputError(f"--workers: {workers}; give 1 to 64", field="--workers")
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         raise InputError(f"--log-level: {log_level!r}; give critical, error, warning, info or debug", field="--log-level")
+    if engine_threads is None:
+        given = os.environ.get("POLARS_MAX_THREADS", "")
+        engine_threads = int(given) if given.isdigit() and int(given) > 0 else ENGINE_THREADS
+    if not 1 <= engine_threads <= 256:
+        raise InputError(f"--engine-threads: {engine_threads}; give 1 to 256", field="--engine-threads")
+    if os.environ.get("POLARS_MAX_THREADS") != str(engine_threads) and not os.environ.get(_REEXEC):
+        # polars sizes its thread pool once per process, and the CLI has already started it: start again with it set
+        env = {**os.environ, "POLARS_MAX_THREADS": str(engine_threads), _REEXEC: "1"}
+        os.execve(sys.executable, [sys.executable, "-m", "aiexport", *sys.argv[1:]], env)
     engine = ensure_schema()  # migrate an empty database once, before the workers start
     if workers > 1 and engine.dialect.name == "sqlite":
         render.console(stderr=True).print("warning: several workers on one SQLite file take turns to write (each answer goes on the "
@@ -98,7 +121,7 @@ def serve(
     if hasattr(signal, "SIGPIPE"):  # `aiexport` lets SIGPIPE end a CLI quietly (`| head`); a server must not die of it:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # uvloop writes to a socket its client has closed and gets EPIPE
     uvicorn.run("aiexport.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                access_log=access_log, proxy_headers=False, server_header=False)
+                access_log=access_log, proxy_headers=False, server_header=False, http=PROTOCOL)
 
 
 def register(app: typer.Typer) -> None:

@@ -72,7 +72,12 @@ def create_app(*, web: bool = True) -> FastAPI:
             return {"ok": rev in (None, head_revision()), "revision": rev, "head": head_revision()}
 
         db = await run_in_threadpool(db_state)
-        return {"status": "ok" if db["ok"] else "degraded", "version": VERSION, "database": db}
+        import polars as pl
+
+        from aiexport.api.connections import open_connections
+
+        return {"status": "ok" if db["ok"] else "degraded", "version": VERSION, "database": db, "engine_threads": pl.thread_pool_size(),
+                "open_connections": open_connections()}
 
     app.include_router(router)
     if web:
