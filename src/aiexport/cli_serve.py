@@ -109,10 +109,12 @@ def serve(
         engine_threads = int(given) if given.isdigit() and int(given) > 0 else ENGINE_THREADS
     if not 1 <= engine_threads <= 256:
         raise InputError(f"--engine-threads: {engine_threads}; give 1 to 256", field="--engine-threads")
-    if os.environ.get("POLARS_MAX_THREADS") != str(engine_threads) and not os.environ.get(_REEXEC):
+    if os.environ.get("POLARS_MAX_THREADS") != str(engine_threads) and not os.environ.get(_REEXEC) and "serve" in sys.argv[1:]:
         # polars sizes its thread pool once per process, and the CLI has already started it: start again with it set
+        # (only the `aiexport serve` command itself; a program that calls this function keeps its own pool)
         env = {**os.environ, "POLARS_MAX_THREADS": str(engine_threads), _REEXEC: "1"}
         os.execve(sys.executable, [sys.executable, "-m", "aiexport", *sys.argv[1:]], env)
+    os.environ.pop(_REEXEC, None)  # started again (or need not be): what this process starts decides for itself
     engine = ensure_schema()  # migrate an empty database once, before the workers start
     if workers > 1 and engine.dialect.name == "sqlite":
         render.console(stderr=True).print("warning: several workers on one SQLite file take turns to write (each answer goes on the "
