@@ -49,6 +49,41 @@ def aiexport_exe() -> str:
     return str(Path(sys.executable).parent / "aiexport")
 
 
+@contextmanager
+def served(args: list[str], env: dict[str, str], log: Path, wait: float = 30) -> Iterator[tuple[subprocess.Popen[bytes], str, int]]:
+    """`aiexport serve` with `args` on a free local port, its output in `log`, once it answers /healthz:
+    (process, base URL, port); stopped at the end."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([aiexport_exe(), "serve", "--port", str(port), *args], env=env, stdout=fh, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + wait
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > end:
+                raise AssertionError(f"`aiexport serve` did not answer (status {proc.poll()}): {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield proc, base, port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     return subprocess.run([aiexport_exe(), *args], capture_output=True, text=True, input=stdin, env=env, timeout=120)

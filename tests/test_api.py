@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import BACKENDS, run_cli
+from tests.conftest import BACKENDS, run_cli, served
 from tests.test_api_support import (
     BOOK_CSV,
     CSL_2026,
@@ -545,31 +545,13 @@ def test_several_workers_share_one_postgresql_database(tmp_path: Path):
     and their records form one unbroken chain; a key revoked through one worker is refused by all."""
     import concurrent.futures
     import os
-    import socket
-    import subprocess
 
     import httpx
 
-    from tests.conftest import aiexport_exe
-
     with fresh_database("postgresql", tmp_path) as url:
         keys = make_keys()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
         env = {**os.environ, "AIEXPORT_DATABASE_URL": url}
-        with open(tmp_path / "server.log", "w") as log:
-            proc = subprocess.Popen([aiexport_exe(), "serve", "--port", str(port), "--workers", "2", "--no-access-log",
-                                     "--engine-threads", "2"], env=env,
-                                    stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with served(["--workers", "2", "--no-access-log", "--engine-threads", "2"], env, tmp_path / "server.log") as (_, base, _):
             h = {"Authorization": f"Bearer {keys['viewer']}"}
 
             def ask(i: int) -> int:
@@ -588,9 +570,6 @@ def test_several_workers_share_one_postgresql_database(tmp_path: Path):
             time.sleep(5.5)  # the per-process key cache holds answers for 5 s
             gone = {"Authorization": f"Bearer {made['key']}"}
             assert {httpx.get(base + "/v1/whoami", headers=gone, timeout=60).status_code for _ in range(10)} == {401}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def test_questions_answered_together_get_the_answers_they_get_alone():
@@ -652,21 +631,7 @@ def test_a_client_that_hangs_up_mid_answer_does_not_stop_the_server(tmp_path: Pa
     env = {**os.environ, "AIEXPORT_HOME": str(tmp_path), "AIEXPORT_DATABASE_URL": f"sqlite:///{tmp_path}/aiexport.db"}
     key = subprocess.run([aiexport_exe(), "keys", "create", "--role", "viewer"], capture_output=True, text=True, env=env,
                          check=True).stdout.strip().splitlines()[-1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with open(tmp_path / "server.log", "w") as log:
-        proc = subprocess.Popen([aiexport_exe(), "serve", "--port", str(port), "--no-access-log"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert proc.poll() is None, (tmp_path / "server.log").read_text()
-                time.sleep(0.1)
+    with served(["--no-access-log"], env, tmp_path / "server.log") as (proc, base, port):
         ask = f"GET /openapi.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
         for _ in range(30):
             with socket.create_connection(("127.0.0.1", port)) as c:
@@ -686,6 +651,3 @@ def test_a_client_that_hangs_up_mid_answer_does_not_stop_the_server(tmp_path: Pa
         time.sleep(0.3)
         assert httpx.get(base + "/healthz", timeout=5).json()["open_connections"] <= 2
         assert httpx.get(base + "/v1/whoami", headers={"Authorization": f"Bearer {key}"}, timeout=5).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

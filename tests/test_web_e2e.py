@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import aiexport_exe
+from tests.conftest import aiexport_exe, served
 from tests.test_api_support import BOOK_CSV, CSL_2026, csl_rows, name_of, small_list
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -34,12 +33,6 @@ pytestmark = [
                        reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)"),
     pytest.mark.skipif(not CSL_2026.exists(), reason="shared list data not present"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -64,21 +57,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.pop("AIEXPORT_USER", None)
     keys = {role: _cli(env, "keys", "create", "--role", role, "--name", f"e2e {role}").strip().splitlines()[-1]
             for role in ("viewer", "analyst", "admin")}
-    port = _free_port()
     log = folder / "server.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([aiexport_exe(), "serve", "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with served([], env, log) as (_, base, _):
         srv = Server(base, env, log, keys)
         # data for the pages: a list with a screened party (a hit to review) and a licence with draws
         lst = small_list(folder / "list.csv")
@@ -89,12 +69,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert srv.api("POST", "/v1/licences", json={"number": "D765432", "quantity": 200, "countries": ["AE"]}).status_code == 200
         srv.api("POST", "/v1/licences/draw", "analyst", json={"quantity": 50, "txn": "SO-9", "number": "D765432", "country": "AE"})
         yield srv
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
