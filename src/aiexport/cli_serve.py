@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 
 from aiexport import render
-from aiexport.api.connections import PROTOCOL
 from aiexport.cli import JsonOpt
 from aiexport.errors import InputError
 
@@ -96,6 +95,7 @@ def serve(
     """Run the REST API (/v1/, /openapi.json, /docs) and the web UI (/) with uvicorn."""
     import uvicorn
 
+    from aiexport.api.connections import PROTOCOL
     from aiexport.db import ensure_schema
 
     if not 0 < port < 65536:
