@@ -168,7 +168,7 @@ def test_a_wave_closes_at_once_when_every_open_connection_is_asking(monkeypatch)
     c = Coalescer("all-asking", engine, linger_ms=20_000, quiet_ms=5_000)
 
     def wave(open_connections: int, questions: tuple[int, ...]) -> tuple[list[bytes], float]:
-        monkeypatch.setattr(connections, "_open", [open_connections])
+        monkeypatch.setattr(connections, "_open", open_connections)
         with ExitStack() as askers:
             for _ in questions:
                 askers.enter_context(c.asking())

@@ -18,21 +18,23 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 PROTOCOL = "aiexport.api.connections:CountingHttpToolsProtocol"
 
 _lock = threading.Lock()
-_open: list[int] = []  # empty until the first connection: not served by this protocol
+_open: int | None = None  # None until the first connection: not served by this protocol
 
 
 class CountingHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        global _open
         with _lock:
-            _open[:] = [(_open[0] if _open else 0) + 1]
+            _open = (_open or 0) + 1
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        global _open
         with _lock:
-            _open[:] = [max(0, (_open[0] if _open else 1) - 1)]
+            _open = max(0, (_open or 0) - 1)
         super().connection_lost(exc)
 
 
 def open_connections() -> int | None:
     """Open HTTP connections of this process, or None when they are not counted."""
-    return _open[0] if _open else None
+    return _open

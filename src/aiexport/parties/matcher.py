@@ -506,7 +506,7 @@ class Index:
         # names; the agreement of its words must carry the rest of the score
         reading = np.maximum(agree, READING_LETTERS * np.maximum(ratio, order) + (1 - READING_LETTERS) * agree)
         places = place_tokens()
-        company = [is_zh_company(text or "") for text in queries]
+        company = [is_zh_company(text or "") for text in queries] if han.any() else []
         for i in np.flatnonzero(han):  # numbered units: the 54th institute is not the 58th, however alike the rest
             q_tokens, n_tokens = forms.tokens[rows[i]], self.names_tokens[nids[i]]
             q_numbers = {t for t in q_tokens if t.isdigit()}
