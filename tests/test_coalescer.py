@@ -184,3 +184,55 @@ def test_a_wave_closes_at_once_when_every_open_connection_is_asking(monkeypatch)
     # one more connection open (idle, or about to ask): the engine waits for the rest of the wave again
     answers, took = wave(4, (4, 5, 6))
     assert answers == [b"d:4", b"d:5", b"d:6"] and took >= 4.5
+
+
+def test_work_handed_to_a_polars_thread_comes_back_with_its_value_or_its_error() -> None:
+    from aiexport.queries import on_engine_thread
+
+    where: list[threading.Thread] = []
+
+    def work() -> int:
+        where.append(threading.current_thread())
+        return 41 + 1
+
+    assert on_engine_thread(work) == 42
+    assert where and where[0] is not threading.current_thread()  # it ran on a polars thread, once
+    assert len(where) == 1
+    boom = ValueError("a bad row")
+    try:
+        on_engine_thread(lambda: (_ for _ in ()).throw(boom))
+    except ValueError as exc:
+        assert exc is boom  # the very error, not polars' wrapping of it
+    else:
+        raise AssertionError("the error was lost")
+
+
+def test_engine_calls_of_both_kinds_run_at_once_on_polars_threads_and_answer_as_on_the_callers_thread() -> None:
+    """The coalescers' calls run on polars' threads (`queries.on_engine_thread`); several at once, with
+    polars' thread pool as the tests have it (two or more threads: one may wait for polars while
+    another call runs), must neither deadlock nor change an answer."""
+    from aiexport.api import answers
+    from aiexport.queries import on_engine_thread
+
+    day = date(2026, 1, 15)
+    specs = [[{"id": f"c{k}-{i}", "int8": 100 + 97 * i + k, "die_area_mm2": 500, "io_bidir_gbps": 900, "datacenter": "yes"}
+              for i in range(20)] for k in range(4)]
+    txs = [[{"id": f"t{k}-{i}", "kind": "export", "item": ["H100", "H20", "A100"][i % 3], "destination_country": ["CN", "DE", "AE"][k % 3],
+             "end_use": "datacenter", "party_list_status": "none", "item_origin": "us_origin", "date": "2026-01-15"} for i in range(20)]
+           for k in range(4)]
+    calls = ([lambda b=b: answers._classify_rows(b, (day, None), batch=True) for b in specs]
+             + [lambda b=b: answers._check_rows(b, (day, None, False, False), batch=True) for b in txs])
+    expected = [call() for call in calls]
+    got: dict[int, Any] = {}
+
+    def ask(i: int) -> None:
+        for _ in range(3):
+            got[i] = on_engine_thread(calls[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "an engine call never came back"
+    assert [got[i] for i in range(len(calls))] == expected

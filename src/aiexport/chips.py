@@ -353,7 +353,7 @@ def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int
               for k, (cond, expr) in enumerate(items)]
     if not frames:
         return pl.DataFrame(schema={"__i": pl.UInt32, "__k": pl.Int32, "__r": REASON_DTYPE.inner})
-    return collect(pl.concat(frames), df.height)
+    return collect(pl.concat(frames), df.height, plan=False)
 
 
 def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input", explain: bool = True) -> pl.DataFrame:
@@ -392,7 +392,7 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     else:  # the reasons read the intermediate truth columns
         tpp_st = Stages("tpp_")
         tpp = tpp_reason(resolved["tpp_metric"], tpp_st)
-        full = collect(tpp_st.apply_lazy(lf), df.height)
+        full = collect(tpp_st.apply_lazy(lf), df.height, plan=False)
         blocks = [long_reasons(full, [tpp, *ic.reasons])]
         df = full.select(keep)
     # 2. systems (4A090), from the IC each contains

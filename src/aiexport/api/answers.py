@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from aiexport.errors import InputError
+from aiexport.queries import on_engine_thread
 from aiexport.rulebook import Rulebook, load_rulebook, parse_date
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "rules" / "scenarios"
@@ -152,11 +153,16 @@ class Coalescer:
     open connections (`connections`), the wave closes as soon as every open connection has a question
     in flight: no other can come, and the quiet gap (3 ms after the last question of every wave, a
     tenth of the cycle) is not waited out (p50 about 3 ms lower, benchmarks/load.py, 2026-11-29).
+
+    Each call runs on one of polars' own threads where `pooled(options)` allows it
+    (`queries.on_engine_thread`: a call is some twenty small queries, and from any other thread each
+    pays a hand-over to polars' pool and back; benchmarks/single.py --batch 50).
     """
 
     def __init__(self, name: str, compute: Any, max_batch: int = 256, linger_ms: float | None = None,
-                 quiet_ms: float | None = None):
+                 quiet_ms: float | None = None, pooled: Any = None):
         self.name, self.compute, self.max_batch = name, compute, max_batch
+        self.pooled = pooled or (lambda options: False)  # options -> may the call run on a polars thread
         self.linger = (BATCH_LINGER_MS if linger_ms is None else linger_ms) / 1000
         self.quiet = (BATCH_QUIET_MS if quiet_ms is None else quiet_ms) / 1000
         self.callers = 0  # askers in flight (`asking`)
@@ -210,10 +216,15 @@ class Coalescer:
             _deliver([answer for options, group in groups.items() for answer in self._answer(options, group)])
 
     def _answer(self, options: tuple[Any, ...], group: list[Asked]) -> list[tuple[Future[bytes], bytes, Record | None]]:
-        """The answers of `group` (a question the engine refuses gets its error at once)."""
+        """The answers of `group` (a question the engine refuses gets its error at once), worked out
+        on a polars thread (`queries.on_engine_thread`) where `self.compute` allows it."""
+        compute = self.compute
+        if self.pooled(options):
+            def compute(bodies: list[dict[str, Any]], options: tuple[Any, ...], batch: bool) -> list[bytes]:
+                return on_engine_thread(lambda: self.compute(bodies, options, batch=batch))
         if len(group) > 1:
             try:
-                lines = self.compute([b for b, _, _ in group], options, batch=True)
+                lines = compute([b for b, _, _ in group], options, batch=True)
             except Exception:  # a bad row (or a row that cannot share a frame): answer each on its own
                 lines = None
             if lines is not None:
@@ -221,7 +232,7 @@ class Coalescer:
         out = []
         for body, fut, record in group:
             try:
-                out.append((fut, self.compute([body], options, batch=False)[0], record))
+                out.append((fut, compute([body], options, batch=False)[0], record))
             except BaseException as exc:
                 fut.set_exception(exc)
         return out
@@ -334,8 +345,21 @@ def _check_rows(bodies: list[dict[str, Any]], options: tuple[Any, ...], batch: b
     return _restore_ids(lines, ids)
 
 
-_classifier = Coalescer("classify", _classify_rows)
-_checker = Coalescer("check", _check_rows)
+def _pooled(options: tuple[Any, ...]) -> bool:
+    """May the engine call for `options` (classify: day, scenario; check: also enforce, screen) run on
+    a polars thread? Not with screening (the list index and its twin take locks), and only once the
+    rulebook is loaded (its loading takes one; an unknown scenario is refused by the call itself)."""
+    if len(options) > 3 and options[3]:
+        return False
+    try:
+        rulebook(options[1])
+    except Exception:
+        return False
+    return True
+
+
+_classifier = Coalescer("classify", _classify_rows, pooled=_pooled)
+_checker = Coalescer("check", _check_rows, pooled=_pooled)
 
 
 def classify_one(spec: Mapping[str, Any], day: date, scenario: str | None = None) -> bytes:
