@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce
+from typing import TypeVar
 
 import polars as pl
 
@@ -32,6 +33,7 @@ from aiexport.queries import collect
 from aiexport.rulebook import Resolved, ResolvedInstrument, ResolvedParam, Rulebook, Version
 from aiexport.specs import RATE_FIELDS, frame_from_records, validate_specs
 
+T = TypeVar("T")
 FACT_RANK = {"P": 0, "D": 1, "S": 2, "UNCONFIRMED": 3}
 REASON_FIELDS = ("rule", "citation", "text_en", "text_zh", "fact", "outcome")
 REASON_DTYPE = pl.List(pl.Struct({f: pl.String for f in REASON_FIELDS}))
@@ -93,25 +95,45 @@ def _is_max(bits: dict[str, ResolvedParam]) -> dict[str, pl.Expr]:
     return {p: (pl.col(p) * bits[p].value) == pl.col("tpp") for p in RATE_FIELDS}
 
 
-def add_metrics(df: pl.DataFrame, metric: ResolvedInstrument) -> pl.DataFrame:
+def add_metrics(df: pl.LazyFrame, metric: ResolvedInstrument) -> pl.LazyFrame:
     """TPP, performance density, memory bandwidth density and item type, from the spec columns."""
+    for stage in _metric_stages(metric):
+        df = df.with_columns(stage)
+    return df
+
+
+def _metric_stages(metric: ResolvedInstrument) -> list[list[pl.Expr]]:
+    """`add_metrics`' expressions, in the order they apply (kept: they depend only on the TPP definition)."""
+    key = ("metrics", metric.id, metric.content_hash)
+    if key in _EXPRS:
+        return _EXPRS[key]
     bits = _bits(metric)
     if bits is None:
-        return df.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias("tpp"), pl.lit(None, dtype=pl.String).alias("tpp_precision"),
-            pl.lit(None, dtype=pl.Float64).alias("performance_density"),
-            (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
-            _item_type().alias("item_type"))
-    df = df.with_columns(pl.max_horizontal([pl.col(p) * bits[p].value for p in RATE_FIELDS]).alias("tpp"))
-    is_max = _is_max(bits)
-    precision = pl.concat_str([pl.when(is_max[p]).then(pl.lit(p)) for p in RATE_FIELDS], separator="=", ignore_nulls=True)
-    item_type = _item_type()
-    return df.with_columns(
-        pl.when(pl.col("tpp").is_not_null()).then(precision).alias("tpp_precision"),
-        (pl.col("tpp") / pl.col("die_area_mm2")).alias("performance_density"),
-        (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
-        item_type.alias("item_type"),
-    )
+        stages = [[pl.lit(None, dtype=pl.Float64).alias("tpp"), pl.lit(None, dtype=pl.String).alias("tpp_precision"),
+                   pl.lit(None, dtype=pl.Float64).alias("performance_density"),
+                   (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
+                   _item_type().alias("item_type")]]
+    else:
+        is_max = _is_max(bits)
+        precision = pl.concat_str([pl.when(is_max[p]).then(pl.lit(p)) for p in RATE_FIELDS], separator="=", ignore_nulls=True)
+        stages = [[pl.max_horizontal([pl.col(p) * bits[p].value for p in RATE_FIELDS]).alias("tpp")],
+                  [pl.when(pl.col("tpp").is_not_null()).then(precision).alias("tpp_precision"),
+                   (pl.col("tpp") / pl.col("die_area_mm2")).alias("performance_density"),
+                   (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
+                   _item_type().alias("item_type")]]
+    return _keep(key, stages)
+
+
+#: expressions that depend only on resolved rules (not on the input), built once: a question to the
+#: service is a few rows, and building its expressions again would cost as much as running them
+_EXPRS: dict[tuple[object, ...], object] = {}
+
+
+def _keep(key: tuple[object, ...], value: T) -> T:
+    if len(_EXPRS) > 256:
+        _EXPRS.clear()
+    _EXPRS[key] = value
+    return value
 
 
 def _item_type() -> pl.Expr:
@@ -356,6 +378,28 @@ def long_reasons(df: pl.DataFrame, items: list[tuple[pl.Expr, pl.Expr]], k0: int
     return collect(pl.concat(frames), df.height, plan=False)
 
 
+def _ic_view(metric: ResolvedInstrument, ic: VersionPlan, ic_status: str) -> tuple[list[pl.Expr], Stages, tuple[pl.Expr, pl.Expr]]:
+    """The IC answer's columns read from the 3A090 plan, and the TPP reason with its stages (kept: they
+    depend only on the resolved rules)."""
+    key = ("ic_view", metric.id, metric.content_hash, ic.version.id if ic.version else None, ic_status)
+    if key in _EXPRS:
+        return _EXPRS[key]  # type: ignore[return-value]
+    view = [
+        pl.coalesce("name", "id").alias("ic_name"), pl.col("tpp").alias("ic_tpp"), pl.col("performance_density").alias("ic_pd"),
+        pl.col("__i").alias("ic_i"),
+        pl.col("ic_control").alias("control"), pl.col("ic_paragraph").alias("paragraph"),
+        pl.col("ic_possible").alias("possible_controls"), pl.col("ic_missing").alias("missing"),
+        pl.col("ic_exceptions").alias("license_exceptions"),
+        pl.lit(ic.version.id if ic.version else None, dtype=pl.String).alias("rule_version"), pl.lit(ic_status).alias("rule_status"),
+        pl.concat_str([pl.when(pl.col("tpp").is_not_null() & (tpp_fact(metric) == "UNCONFIRMED")).then(pl.lit("TPP")),
+                       pl.when(pl.col("ic_unconfirmed") != "").then(pl.col("ic_unconfirmed"))],
+                      separator=SEP, ignore_nulls=True).fill_null("").alias("ic_unconf"),  # "TPP" first, as in the reasons
+    ]
+    tpp_st = Stages("tpp_")
+    tpp = tpp_reason(metric, tpp_st)
+    return _keep(key, (view, tpp_st, tpp))
+
+
 def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input", explain: bool = True) -> pl.DataFrame:
     """Classify every row of a validated spec frame; returns OUTPUT_COLUMNS in input order.
 
@@ -373,25 +417,14 @@ def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source:
     ic_inst = resolved["eccn_3a090"]
     ic_status = rulebook.version_status_on(ic_inst.version, as_of) if ic_inst.version else "not_in_force"
     ic = plan_version(ic_inst, as_of, ic_status, "ic_")
-    lf = ic.stages.apply_lazy(lf).with_columns(
-        pl.coalesce("name", "id").alias("ic_name"), pl.col("tpp").alias("ic_tpp"), pl.col("performance_density").alias("ic_pd"),
-        pl.col("__i").alias("ic_i"),
-        pl.col("ic_control").alias("control"), pl.col("ic_paragraph").alias("paragraph"),
-        pl.col("ic_possible").alias("possible_controls"), pl.col("ic_missing").alias("missing"),
-        pl.col("ic_exceptions").alias("license_exceptions"),
-        pl.lit(ic.version.id if ic.version else None, dtype=pl.String).alias("rule_version"), pl.lit(ic_status).alias("rule_status"),
-        pl.concat_str([pl.when(pl.col("tpp").is_not_null() & (tpp_fact(resolved["tpp_metric"]) == "UNCONFIRMED")).then(pl.lit("TPP")),
-                       pl.when(pl.col("ic_unconfirmed") != "").then(pl.col("ic_unconfirmed"))],
-                      separator=SEP, ignore_nulls=True).fill_null("").alias("ic_unconf"),  # "TPP" first, as in the reasons
-    ).with_columns(pl.col("ic_unconf").alias("unconfirmed"))
+    ic_view, tpp_st, tpp = _ic_view(resolved["tpp_metric"], ic, ic_status)
+    lf = ic.stages.apply_lazy(lf).with_columns(ic_view).with_columns(pl.col("ic_unconf").alias("unconfirmed"))
     has_sys = df.select(pl.col("contains").is_not_null().any()).item()
     keep = [*(WORK_COLUMNS if has_sys else BASE_COLUMNS), *MERGED]
     if brief is not None:  # its one reason is added at the end (step 4)
         df = collect(lf.select(keep), df.height)
         blocks: list[pl.DataFrame] = []
     else:  # the reasons read the intermediate truth columns
-        tpp_st = Stages("tpp_")
-        tpp = tpp_reason(resolved["tpp_metric"], tpp_st)
         full = collect(tpp_st.apply_lazy(lf), df.height, plan=False)
         blocks = [long_reasons(full, [tpp, *ic.reasons])]
         df = full.select(keep)

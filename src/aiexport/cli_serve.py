@@ -122,7 +122,7 @@ def serve(
     os.environ.setdefault("AIEXPORT_SERVE", "1")
     if hasattr(signal, "SIGPIPE"):  # `aiexport` lets SIGPIPE end a CLI quietly (`| head`); a server must not die of it:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # uvloop writes to a socket its client has closed and gets EPIPE
-    uvicorn.run("aiexport.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
+    uvicorn.run("aiexport.api.app:create_served_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 access_log=access_log, proxy_headers=False, server_header=False, http=PROTOCOL)
 
 

@@ -46,7 +46,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app(*, web: bool = True) -> FastAPI:
+def create_served_app() -> FastPath:
+    """The application as `aiexport serve` runs it: the fast path in front of the whole application
+    (not inside its middleware), so a question it answers skips the framework's per-request layers
+    (FastAPI's telemetry check, Starlette's error and size middleware); everything else goes on to
+    `create_app()`'s application, size limit first. The fast path reads only a body whose declared
+    length is within the limit."""
+    return FastPath(create_app(fastpath=False))
+
+
+def create_app(*, web: bool = True, fastpath: bool = True) -> FastAPI:
     from aiexport.api.routes import router
 
     app = FastAPI(title="aiexport", version=VERSION, lifespan=lifespan,
@@ -54,7 +63,8 @@ def create_app(*, web: bool = True) -> FastAPI:
                               "Every call but /healthz takes `Authorization: Bearer KEY` (`aiexport keys create --role ROLE`). "
                               "Errors: `{\"error\": {\"status\", \"code\", \"message\", \"field\"}}`.")
     errors.install(app)
-    app.add_middleware(FastPath)  # inside the size limit: cached classify/check answers without the framework's overhead
+    if fastpath:  # inside the size limit: classify/check answers without the framework's overhead (`create_served_app`: in front)
+        app.add_middleware(FastPath)
     app.add_middleware(BodyLimit)
 
     @app.get("/healthz", tags=["service"])
