@@ -597,7 +597,8 @@ def validate_transactions(raw: pl.DataFrame, source: str = "input") -> pl.DataFr
     nulls = raw.null_count().row(0, named=True)
     live = {c for c in raw.columns if nulls[c] < n}  # columns with at least one cell given
     coded = [c for c in TX_COLUMNS if c in live and TX_FIELDS[c][0] in _CODED]
-    distinct = _collect(raw.lazy().select(pl.col(c).unique().implode() for c in coded), n) if coded else None
+    # sorted: the same values give the same key of `_mapped`'s cache whatever order they come in
+    distinct = _collect(raw.lazy().select(pl.col(c).unique().sort().implode() for c in coded), n) if coded else None
 
     exprs: dict[str, pl.Expr] = {}  # field -> its typed value, computed into `__t_{field}`
     checks: list[tuple[str, pl.Expr, Message, Message]] = [  # (field, bad-cell mask, problem, fix), in field order
