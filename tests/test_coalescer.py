@@ -67,6 +67,28 @@ def test_the_wait_for_askers_in_flight_is_bounded_by_the_linger() -> None:
     assert 0.25 <= waited < 5  # it waited for the others, then went without them
 
 
+def test_a_wave_waits_for_an_asker_answered_a_moment_ago_to_ask_again() -> None:
+    """A client in a loop asks again as soon as it has its answer: while answers of the last wave are
+    still going out, the quiet gap is counted from the last of them, not from the last question (else
+    the wave closes without those clients, and they wait a whole engine call for the next one)."""
+    engine = Engine()
+    c = Coalescer("returning", engine, linger_ms=5_000, quiet_ms=400)
+    with ExitStack() as askers:
+        askers.enter_context(c.asking())
+        askers.enter_context(c.asking())
+        with c.cv:  # two questions queued before the engine looks: the wave is forming
+            first = [c.submit(("d",), {"q": i}) for i in (1, 2)]
+        time.sleep(0.3)
+        with c.asking():  # another asker gets its answer now, 0.3 s into the 0.4 s quiet gap ...
+            pass
+        time.sleep(0.3)  # ... and asks again 0.3 s later: 0.6 s after the last question, 0.3 s after its answer
+        with c.asking():
+            again = c.submit(("d",), {"q": 3})
+            answers = [f.result(timeout=10) for f in (*first, again)]
+    assert answers == [b"d:1", b"d:2", b"d:3"]
+    assert engine.batches == [3]  # it joined the wave
+
+
 def test_questions_with_different_options_are_answered_by_separate_calls_of_one_wave() -> None:
     engine = Engine()
     c = Coalescer("options", engine, linger_ms=50, quiet_ms=10)

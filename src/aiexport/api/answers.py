@@ -152,7 +152,11 @@ class Coalescer:
     answered all 50, p50 about 27 ms; benchmarks/load.py.) Under `aiexport serve`, which counts its
     open connections (`connections`), the wave closes as soon as every open connection has a question
     in flight: no other can come, and the quiet gap (3 ms after the last question of every wave, a
-    tenth of the cycle) is not waited out (p50 about 3 ms lower, benchmarks/load.py, 2026-11-29).
+    tenth of the cycle) is not waited out (p50 about 3 ms lower, benchmarks/load.py, 2026-11-29). The
+    quiet gap counts from the last question or the last answer sent, whichever is later: a client
+    in a loop asks again as soon as it has its answer, and a wave that closed while the last wave's
+    answers were still going out left those clients a whole engine call behind (waves closed on
+    a quiet gap at 50 clients: 32-42 -> 15-21 in 20 s, benchmarks/load.py, 2026-11-30).
 
     Each call runs on one of polars' own threads where `pooled(options)` allows it
     (`queries.on_engine_thread`: a call is some twenty small queries, and from any other thread each
@@ -166,6 +170,7 @@ class Coalescer:
         self.linger = (BATCH_LINGER_MS if linger_ms is None else linger_ms) / 1000
         self.quiet = (BATCH_QUIET_MS if quiet_ms is None else quiet_ms) / 1000
         self.callers = 0  # askers in flight (`asking`)
+        self.left = 0.0  # when the last asker left, answered (monotonic)
         self.pending: deque[tuple[tuple[Any, ...], dict[str, Any], Future[bytes], Record | None]] = deque()
         self.cv = threading.Condition()
         self.thread: threading.Thread | None = None
@@ -180,6 +185,7 @@ class Coalescer:
         finally:
             with self.cv:
                 self.callers -= 1
+                self.left = time.monotonic()  # answered: a client in a loop asks again within a moment
 
     def submit(self, options: tuple[Any, ...], body: dict[str, Any], record: Record | None = None) -> Future[bytes]:
         """The answer's future; with `record` (kind, input, user), it resolves once the answer is on
@@ -204,8 +210,8 @@ class Coalescer:
                     if self.callers <= seen and _every_connection_asking():
                         break  # every open connection waits for an answer: no other question can come
                     self.cv.wait(min(left, self.quiet))
-                    if len(self.pending) == seen and self.callers <= seen:
-                        break  # none came for `quiet`, and no other asker is in flight
+                    if len(self.pending) == seen and self.callers <= seen and time.monotonic() - self.left >= self.quiet:
+                        break  # none came for `quiet`, no other asker is in flight, and none was answered meanwhile
             return [self.pending.popleft() for _ in range(min(len(self.pending), self.max_batch))]
 
     def _run(self) -> None:
