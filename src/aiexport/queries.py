@@ -33,8 +33,9 @@ def on_engine_thread(work: Callable[[], T]) -> T:
     waits for them; from a thread outside the pool, that is a wake-up of a pool thread and one back,
     about 80 microseconds on this machine, whatever the size of the data. A question to the service
     is some twenty queries of a few rows, so the hand-overs cost a quarter of its time. From a pool
-    thread, polars runs the same work where it is, with no hand-over (benchmarks/single.py: 50 new
-    classify questions 21 -> 16.5 ms, 50 checks 21 -> 14 ms). The answer is the same either way.
+    thread, polars runs the same work where it is, with no hand-over (benchmarks/single.py --batch 50
+    against --no-pool: 50 new classify questions 20.4 -> 16.1 ms, 50 checks 20.0 -> 12.5 ms). The
+    answer is the same either way.
 
     `work` runs inside a one-row polars expression (the only way into the pool from Python); what it
     returns or raises comes back here. Where polars would run that expression on the calling thread,
