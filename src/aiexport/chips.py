@@ -19,10 +19,11 @@ answer is `indeterminate`, with the possible controls and the inputs that would 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -104,9 +105,10 @@ def add_metrics(df: pl.LazyFrame, metric: ResolvedInstrument) -> pl.LazyFrame:
 
 def _metric_stages(metric: ResolvedInstrument) -> list[list[pl.Expr]]:
     """`add_metrics`' expressions, in the order they apply (kept: they depend only on the TPP definition)."""
-    key = ("metrics", metric.id, metric.content_hash)
-    if key in _EXPRS:
-        return _EXPRS[key]
+    return _kept(("metrics", metric.id, metric.content_hash), lambda: _metric_exprs(metric))
+
+
+def _metric_exprs(metric: ResolvedInstrument) -> list[list[pl.Expr]]:
     bits = _bits(metric)
     if bits is None:
         stages = [[pl.lit(None, dtype=pl.Float64).alias("tpp"), pl.lit(None, dtype=pl.String).alias("tpp_precision"),
@@ -121,19 +123,22 @@ def _metric_stages(metric: ResolvedInstrument) -> list[list[pl.Expr]]:
                    (pl.col("tpp") / pl.col("die_area_mm2")).alias("performance_density"),
                    (pl.col("memory_bw_gbps") / pl.col("hbm_package_area_mm2")).alias("memory_bandwidth_density"),
                    _item_type().alias("item_type")]]
-    return _keep(key, stages)
+    return stages
 
 
 #: expressions that depend only on resolved rules (not on the input), built once: a question to the
 #: service is a few rows, and building its expressions again would cost as much as running them
-_EXPRS: dict[tuple[object, ...], object] = {}
+_EXPRS: dict[tuple[object, ...], Any] = {}
 
 
-def _keep(key: tuple[object, ...], value: T) -> T:
-    if len(_EXPRS) > 256:
-        _EXPRS.clear()
-    _EXPRS[key] = value
-    return value
+def _kept(key: tuple[object, ...], build: Callable[[], T]) -> T:
+    """`build()`, built once per `key` (the rules' content it depends on) and kept (256 at most)."""
+    found = _EXPRS.get(key)
+    if found is None:
+        if len(_EXPRS) > 256:
+            _EXPRS.clear()
+        found = _EXPRS[key] = build()
+    return found
 
 
 def _item_type() -> pl.Expr:
@@ -209,17 +214,10 @@ class VersionPlan:
     version: Version | None
 
 
-_PLANS: dict[tuple[str, str, date | None, str, str], VersionPlan] = {}
-
-
 def plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str) -> VersionPlan:
-    """`_plan_version`, cached: the expressions depend only on the resolved instrument."""
-    key = (inst.id, inst.content_hash, as_of if inst.version is None else None, status_on, p)
-    if key not in _PLANS:
-        if len(_PLANS) > 256:
-            _PLANS.clear()
-        _PLANS[key] = _plan_version(inst, as_of, status_on, p)
-    return _PLANS[key]
+    """`_plan_version`, kept: the expressions depend only on the resolved instrument."""
+    key = ("plan", inst.id, inst.content_hash, as_of if inst.version is None else None, status_on, p)
+    return _kept(key, lambda: _plan_version(inst, as_of, status_on, p))
 
 
 def _plan_version(inst: ResolvedInstrument, as_of: date, status_on: str, p: str) -> VersionPlan:
@@ -382,8 +380,10 @@ def _ic_view(metric: ResolvedInstrument, ic: VersionPlan, ic_status: str) -> tup
     """The IC answer's columns read from the 3A090 plan, and the TPP reason with its stages (kept: they
     depend only on the resolved rules)."""
     key = ("ic_view", metric.id, metric.content_hash, ic.version.id if ic.version else None, ic_status)
-    if key in _EXPRS:
-        return _EXPRS[key]  # type: ignore[return-value]
+    return _kept(key, lambda: _ic_view_exprs(metric, ic, ic_status))
+
+
+def _ic_view_exprs(metric: ResolvedInstrument, ic: VersionPlan, ic_status: str) -> tuple[list[pl.Expr], Stages, tuple[pl.Expr, pl.Expr]]:
     view = [
         pl.coalesce("name", "id").alias("ic_name"), pl.col("tpp").alias("ic_tpp"), pl.col("performance_density").alias("ic_pd"),
         pl.col("__i").alias("ic_i"),
@@ -397,7 +397,7 @@ def _ic_view(metric: ResolvedInstrument, ic: VersionPlan, ic_status: str) -> tup
     ]
     tpp_st = Stages("tpp_")
     tpp = tpp_reason(metric, tpp_st)
-    return _keep(key, (view, tpp_st, tpp))
+    return view, tpp_st, tpp
 
 
 def classify_frame(specs: pl.DataFrame, rulebook: Rulebook, as_of: date, source: str = "input", explain: bool = True) -> pl.DataFrame:
