@@ -34,6 +34,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 CHIPS = ["H100", "H200", "H20", "A100", "A800", "B200", "RTX 4090", "L40S", "MI300X", "Gaudi 3", "A30", "L20", "TPU v4", "V100"]
+WARM_UP_FIRST = 10_000_000  # the warm-up's bodies start here, past those of any measured run
 DESTS = ["CN", "DE", "JP", "AE", "IN", "MO", "SG", "BR", "MX", "VN"]
 
 
@@ -65,7 +66,9 @@ def check_body(i: int, distinct: bool) -> tuple[dict[str, Any], dict[str, str]]:
     return tx, {}
 
 
-async def run(url: str, key: str, path: str, make: Any, distinct: bool, clients: int, seconds: float, max_requests: int) -> dict[str, Any]:
+async def run(url: str, key: str, path: str, make: Any, distinct: bool, clients: int, seconds: float, max_requests: int,
+              first: int = 0) -> dict[str, Any]:
+    """Closed loop with httpx; request k sends body `make(first + k)`."""
     lat: list[float] = []
     errors: dict[int, int] = {}
     counter = 0
@@ -77,7 +80,7 @@ async def run(url: str, key: str, path: str, make: Any, distinct: bool, clients:
             nonlocal counter
             while time.perf_counter() < stop_at and counter < max_requests:
                 counter += 1
-                body, params = make(counter, distinct)
+                body, params = make(first + counter, distinct)
                 t0 = time.perf_counter()
                 r = await client.post(path, json=body, params=params)
                 lat.append(time.perf_counter() - t0)
@@ -188,7 +191,8 @@ def main() -> None:
         results = []
         for path, make in (("/v1/classify", classify_body), ("/v1/check", check_body)):
             for distinct in modes:
-                asyncio.run(run(url, key, path, make, distinct, min(args.clients, 8), 1.0, 400))  # warm-up (not reported)
+                # warm-up (not reported), with questions of its own: a `distinct` run's questions are all new to the server
+                asyncio.run(run(url, key, path, make, distinct, min(args.clients, 8), 1.0, 400, first=WARM_UP_FIRST))
                 if args.client == "wrk":
                     with tempfile.TemporaryDirectory(prefix="aiexport-wrk-") as wdir:
                         res = run_wrk(url, key, path, make, distinct, args.clients, args.seconds, Path(wdir))

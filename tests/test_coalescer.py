@@ -1,6 +1,6 @@
 """The service's dynamic batching (aiexport.api.answers.Coalescer): concurrent questions are answered
-by one engine call; a wave of askers is let in before the call, a lone question is never held, and
-the wait is bounded."""
+by one engine call; a wave of askers is let in before the call, a lone question is held only while
+other askers are in flight, and the wait is bounded."""
 
 from __future__ import annotations
 
@@ -34,6 +34,33 @@ def test_a_lone_question_is_answered_at_once_however_long_the_engine_may_linger(
     assert answer == b"d:1"
     assert time.monotonic() - t0 < 5  # not held for the 20 s linger nor the 10 s quiet
     assert engine.batches == [1]
+
+
+def test_a_lone_question_waits_for_askers_in_flight_and_not_beyond_the_linger() -> None:
+    """A question that missed the last wave (its client was a few ms late) waits for that wave's
+    clients, whose answers are going out and who ask again at once, instead of taking a whole engine
+    call for itself while they queue behind it (50 clients: waves then split in two for a while;
+    benchmarks/load.py, 2026-11-30). With none ever coming, it goes alone after the linger."""
+    engine = Engine()
+    c = Coalescer("straggler", engine, linger_ms=5_000, quiet_ms=400)
+    with ExitStack() as askers:
+        for _ in range(3):  # the late question's asker and two whose answers are going out
+            askers.enter_context(c.asking())
+        late = c.submit(("d",), {"q": 1})
+        time.sleep(0.2)
+        rest = [c.submit(("d",), {"q": i}) for i in (2, 3)]
+        assert [f.result(timeout=10) for f in (late, *rest)] == [b"d:1", b"d:2", b"d:3"]
+    assert engine.batches == [3]  # the old rule ran the late one alone: [1, 2]
+
+    alone = Engine()
+    c = Coalescer("straggler-alone", alone, linger_ms=300, quiet_ms=50)
+    with ExitStack() as askers:
+        for _ in range(2):  # another asker in flight who never asks
+            askers.enter_context(c.asking())
+        t0 = time.monotonic()
+        assert c.submit(("d",), {"q": 1}).result(timeout=10) == b"d:1"
+        waited = time.monotonic() - t0
+    assert alone.batches == [1] and 0.25 <= waited < 5
 
 
 def test_questions_arriving_together_wait_for_the_rest_of_their_wave() -> None:

@@ -148,7 +148,10 @@ class Coalescer:
     40 ms). So when two or more questions are waiting, the engine first lets the rest of the wave
     in: it waits while questions keep coming, until none has come for `quiet` seconds and no other
     asker is in flight (`asking`: a question the cache could not answer, until its answer is sent),
-    `linger` seconds at most. A lone question is never held. (50 clients, new questions: every call
+    `linger` seconds at most. A lone question is held only while other askers are in flight: a client a
+    few ms late for the last wave then waits for that wave's clients, who ask again as soon as their
+    answers are out, instead of taking an engine call for itself while they queue behind it (with
+    50 clients, waves then split in two for a while). A client alone is never held. (50 clients, new questions: every call
     answered all 50, p50 about 27 ms; benchmarks/load.py.) Under `aiexport serve`, which counts its
     open connections (`connections`), the wave closes as soon as every open connection has a question
     in flight: no other can come, and the quiet gap (3 ms after the last question of every wave, a
@@ -203,7 +206,7 @@ class Coalescer:
         with self.cv:
             while not self.pending:
                 self.cv.wait()
-            if len(self.pending) > 1:  # questions are arriving together: let the rest of the wave come
+            if len(self.pending) > 1 or self.callers > len(self.pending):  # a wave is forming, or askers in flight will ask again
                 deadline = time.monotonic() + self.linger
                 while len(self.pending) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                     seen = len(self.pending)

@@ -5,7 +5,12 @@ database keeps only its SHA-256 (a high-entropy key needs no slow hash) and its 
 (`prefix`, to tell keys apart in lists and on the audit record). The key itself is shown once.
 
 `lookup` caches answers for `CACHE_SECONDS` per process, so a request costs no database round
-trip; a revoked key is refused by every worker within that time.
+trip; a revoked key is refused by every worker within that time. A key in use is looked up again in
+the background once its entry is `REFRESH_SECONDS` old (`cached`), so that it never drops out of the
+cache while it is used: before, every request in flight when the entry ran out took the slow path at
+once, each with its own database read (50 clients: some 50 reads every 5 s, and the engine's waves
+split for a few hundred milliseconds; benchmarks/load.py, 2026-11-30). Lookups of one key wait for
+one another's read rather than each reading (a cold start with 50 callers is one read).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hmac
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +33,7 @@ from aiexport.errors import InputError
 KEY_PREFIX = "aiex_"
 PREFIX_CHARS = 12
 CACHE_SECONDS = 5.0
+REFRESH_SECONDS = CACHE_SECONDS / 2
 ROLE_RANK = {r: i for i, r in enumerate(API_ROLES)}
 
 
@@ -120,13 +127,20 @@ MISS = object()
 
 
 def cached(key: str) -> Caller | None | object:
-    """The cached answer of `lookup` for `key`, or `MISS` (not cached, or older than `CACHE_SECONDS`)."""
+    """The cached answer of `lookup` for `key`, or `MISS` (not cached, or older than `CACHE_SECONDS`).
+    An answer older than `REFRESH_SECONDS` is read again in the background meanwhile."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
-    hit = _cache.get(key_hash(key))
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    return MISS
+    h = key_hash(key)
+    hit = _cache.get(h)
+    if hit is None:
+        return MISS
+    age = time.monotonic() - hit[0]
+    if age >= CACHE_SECONDS:
+        return MISS
+    if age >= REFRESH_SECONDS:
+        _refresh_soon(h)
+    return hit[1]
 
 
 def lookup(key: str, *, url: str | None = None) -> Caller | None:
@@ -134,10 +148,19 @@ def lookup(key: str, *, url: str | None = None) -> Caller | None:
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     h = key_hash(key)
-    now = time.monotonic()
     hit = _cache.get(h)
-    if hit is not None and now - hit[0] < CACHE_SECONDS:
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
+    with _reading(h):  # another lookup of this key may have read it meanwhile
+        hit = _cache.get(h)
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        return _read(h, url)
+
+
+def _read(h: str, url: str | None = None) -> Caller | None:
+    """Read key hash `h` from the database and cache the answer, as of the moment the read began."""
+    now = time.monotonic()
     engine = ensure_schema(url)
     with session_scope(engine) as s:
         k = s.scalar(sa.select(ApiKey).where(ApiKey.key_hash == h))
@@ -147,6 +170,39 @@ def lookup(key: str, *, url: str | None = None) -> Caller | None:
             _cache.clear()
         _cache[h] = (now, caller)
     return caller
+
+
+_readers: dict[str, threading.Lock] = {}
+_refreshing: set[str] = set()
+_refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiexport-key-refresh")
+
+
+def _reading(h: str) -> threading.Lock:
+    """The lock held while key hash `h` is read from the database."""
+    with _lock:
+        if len(_readers) > 10_000:
+            _readers.clear()
+        return _readers.setdefault(h, threading.Lock())
+
+
+def _refresh_soon(h: str) -> None:
+    """Read key hash `h` again in the background (once at a time per key); its entry serves meanwhile."""
+    with _lock:
+        if h in _refreshing:
+            return
+        _refreshing.add(h)
+
+    def refresh() -> None:
+        try:
+            with _reading(h):
+                _read(h)
+        except Exception:  # the entry runs out as it would have; the next request's lookup reports the error
+            pass
+        finally:
+            with _lock:
+                _refreshing.discard(h)
+
+    _refresher.submit(refresh)
 
 
 # ---------------------------------------------------------------------------------------------- web sessions
