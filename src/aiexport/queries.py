@@ -44,7 +44,7 @@ def on_engine_thread(work: Callable[[], T]) -> T:
     """
     box: dict[str, Any] = {}
 
-    def run(s: pl.Series) -> pl.Series:
+    def run(s: pl.Series, **_: Any) -> pl.Series:  # polars passes `return_dtype` (and retries without it on a TypeError)
         if not box:  # once, however often polars calls back
             try:
                 box["value"] = work()
