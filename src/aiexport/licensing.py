@@ -39,7 +39,7 @@ from aiexport import catalog
 from aiexport.chips import SEP, classify_frame
 from aiexport.countries import canonical, scope_set
 from aiexport.errors import InputError
-from aiexport.queries import collect
+from aiexport.queries import SMALL, collect
 from aiexport.rulebook import AnswerCondition, Provision, Record, Resolved, Rulebook, Scope
 from aiexport.specs import frame_from_records, validate_specs
 
@@ -113,6 +113,15 @@ EPOCH_VALUES: dict[str, tuple[str, str, str]] = {
 def _lookup(values: list[Any], dtype: pl.DataType, index: pl.Expr) -> pl.Expr:
     """values[index] for every line: a gather from a small table (no join of the wide frame)."""
     return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
+
+
+def _distinct(values: pl.Series) -> list[Any]:
+    """The distinct non-null values of `values`, in order of first appearance. A small input is read
+    in Python: there each eager polars operation costs more than the data (the check's engine call of
+    50 lines does a dozen; benchmarks/single.py --batch 50)."""
+    if values.len() <= SMALL:
+        return list(dict.fromkeys(v for v in values.to_list() if v is not None))
+    return values.drop_nulls().unique(maintain_order=True).to_list()
 
 
 def _epoch_columns(epochs: list[Epoch], n_epochs: int) -> list[pl.Expr]:
@@ -228,7 +237,7 @@ def check_lazy(tx: pl.DataFrame, rulebook: Rulebook, as_of: date, *, specs: pl.D
     epochs_all = [_FAR_PAST, *rulebook.epoch_dates()]
     starts = pl.Series("e", epochs_all, dtype=pl.Date)
     index = (starts.search_sorted(days, side="right").cast(pl.Int32) - 1).alias("__e")
-    epochs = [_epoch(i, epochs_all[i], rulebook.resolve(epochs_all[i])) for i in sorted(set(index.unique().to_list()))]
+    epochs = [_epoch(i, epochs_all[i], rulebook.resolve(epochs_all[i])) for i in sorted(_distinct(index))]
     lf = tx.with_columns(index, days.alias("__date")).lazy().with_columns(
         pl.coalesce("destination_country", pl.when(pl.col("kind") == "transfer").then(pl.col("from_country"))).alias("__dest_raw"),
     ).with_columns(_epoch_columns(epochs, len(epochs_all)))
@@ -250,7 +259,7 @@ def _join_countries(lf: pl.LazyFrame, tx: pl.DataFrame, epochs: list[Epoch], n_e
     `__h0..2` for the headquarters) and the destination as the EAR treats it (`__dest`)."""
     codes: set[str] = set()
     for c in COUNTRY_COLUMNS:
-        codes |= set(tx[c].drop_nulls().unique().to_list())
+        codes.update(_distinct(tx.get_column(c)))
     order = sorted(codes)
     n = len(order)
     masks: list[int | None] = [None] * (n_epochs * max(n, 1))
@@ -317,7 +326,7 @@ def _classify_items(tx: pl.DataFrame, epochs: list[Epoch], rulebook: Rulebook, s
     """Each distinct item of the book classified on each epoch's date. A catalog item's facts on an
     epoch depend on the rules alone, so they are kept on the rulebook (`memo_of`) and a book that
     names only items seen before classifies nothing; items of a spec file are classified every time."""
-    names = tx.get_column("item").drop_nulls().unique(maintain_order=True).to_list()
+    names = _distinct(tx.get_column("item"))
     known = rulebook.memo_of("licensing.items") if specs is None else {}
     todo = [n for n in names if any((ep.day, n) not in known for ep in epochs)]
     if todo:
@@ -477,7 +486,7 @@ PARTY_CODES = ("none", "entity_list", "entity_list_fn1", "entity_list_fn4", "meu
 def _with_codes(lf: pl.LazyFrame, tx: pl.DataFrame, items: Items) -> pl.LazyFrame:
     def masks(col: str, vocab: tuple[str, ...]) -> pl.Expr:
         table = {}
-        for v in tx[col].drop_nulls().unique().to_list():
+        for v in _distinct(tx.get_column(col)):
             codes = {c.strip() for c in v.replace(",", ";").split(";")}
             table[v] = sum(1 << k for k, c in enumerate(vocab) if c in codes)
         return pl.col(col).replace_strict(table, default=None, return_dtype=pl.Int64)
