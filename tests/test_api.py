@@ -177,6 +177,21 @@ def test_check_answers_the_cli_json_object(svc: Service, tmp_path: Path):
     assert r.json()["verdict"] == "license_required"
 
 
+def test_texts_with_unicode_line_separators_come_back_whole(svc: Service):
+    """JSON allows U+2028, U+2029 and U+0085 inside a string as they are, and polars writes them so:
+    an answer is one line ending with "\n", not whatever `str.splitlines` cuts (before: the answer
+    to one question was cut at the separator)."""
+    for sep in ("\u2028", "\u2029", "\x85"):
+        tx = {**H100_CN, "id": f"q{sep}1"}
+        r = svc.post("/v1/check", json=tx)
+        assert r.status_code == 200, r.text
+        assert r.json()["id"] == tx["id"] and r.json()["verdict"] == "license_required"
+        spec = {"id": f"c{sep}1", "name": f"My{sep}chip", "int8": 700, "die_area_mm2": 600, "io_bidir_gbps": 900, "datacenter": "yes"}
+        r = svc.post("/v1/classify", json=spec, params={"as_of": "2025-01-01"})
+        assert r.status_code == 200, r.text
+        assert r.json()["id"] == spec["id"] and r.json()["name"] == spec["name"]
+
+
 def test_scenario_and_as_of_options(svc: Service):
     r = svc.post("/v1/classify", json={"name": "A800"}, params={"as_of": "2023-06-01"})
     later = svc.post("/v1/classify", json={"name": "A800"}, params={"as_of": "2024-01-01"})

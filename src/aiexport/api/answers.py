@@ -108,9 +108,11 @@ def canonical(obj: Any) -> str:
 
 
 def ndjson_lines(df: pl.DataFrame) -> list[bytes]:
-    """One JSON object per row, as the CLI's ``--json`` writes them (polars ``write_ndjson``)."""
+    """One JSON object per row, as the CLI's ``--json`` writes them (polars ``write_ndjson``). Rows
+    end with "\n" alone: a text may hold U+2028, U+2029 or U+0085 as they are (JSON allows them),
+    where `str.splitlines` would cut the row."""
     text = df.write_ndjson()
-    return [line.encode("utf-8") for line in text.splitlines() if line]
+    return [line.encode("utf-8") for line in text.split("\n") if line]
 
 
 def spec_frame(spec: Mapping[str, Any]) -> tuple[pl.DataFrame, str]:
