@@ -132,13 +132,10 @@ def cached(key: str) -> Caller | None | object:
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     h = key_hash(key)
-    hit = _cache.get(h)
+    hit = _fresh(h)
     if hit is None:
         return MISS
-    age = time.monotonic() - hit[0]
-    if age >= CACHE_SECONDS:
-        return MISS
-    if age >= REFRESH_SECONDS:
+    if time.monotonic() - hit[0] >= REFRESH_SECONDS:
         _refresh_soon(h)
     return hit[1]
 
@@ -148,14 +145,17 @@ def lookup(key: str, *, url: str | None = None) -> Caller | None:
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
     h = key_hash(key)
-    hit = _cache.get(h)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+    if (hit := _fresh(h)) is not None:
         return hit[1]
     with _reading(h):  # another lookup of this key may have read it meanwhile
-        hit = _cache.get(h)
-        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-            return hit[1]
-        return _read(h, url)
+        hit = _fresh(h)
+        return hit[1] if hit is not None else _read(h, url)
+
+
+def _fresh(h: str) -> tuple[float, Caller | None] | None:
+    """The cache entry of key hash `h` (when read, caller) if younger than `CACHE_SECONDS`."""
+    hit = _cache.get(h)
+    return hit if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS else None
 
 
 def _read(h: str, url: str | None = None) -> Caller | None:
