@@ -554,7 +554,10 @@ def _mask(conds: list[pl.Expr]) -> pl.Expr:
         raise ValueError("more than 63 flags in one mask")
     if not conds:
         return pl.lit(0, dtype=pl.Int64)
-    return pl.sum_horizontal([c.fill_null(False).cast(pl.Int64) * (1 << k) for k, c in enumerate(conds)])
+    # bit k where condition k holds (a null condition sets no bit); when/then with typed literals is
+    # planned in about two-thirds the time of a cast and a product per bit (benchmarks/single.py)
+    return pl.sum_horizontal([pl.when(c).then(pl.lit(1 << k, dtype=pl.Int64)).otherwise(pl.lit(0, dtype=pl.Int64))
+                              for k, c in enumerate(conds)])
 
 
 def _decide(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
