@@ -35,6 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 CHIPS = ["H100", "H200", "H20", "A100", "A800", "B200", "RTX 4090", "L40S", "MI300X", "Gaudi 3", "A30", "L20", "TPU v4", "V100"]
 WARM_UP_FIRST = 10_000_000  # the warm-up's bodies start here, past those of any measured run
+ROUND_BODIES = 100_000  # --rounds: round r's bodies start at r * ROUND_BODIES (a run asks at most 60,000 distinct ones)
 DESTS = ["CN", "DE", "JP", "AE", "IN", "MO", "SG", "BR", "MX", "VN"]
 
 
@@ -119,13 +120,13 @@ end
 
 
 def run_wrk(url: str, key: str, path: str, make: Any, distinct: bool, clients: int, seconds: float, folder: Path,
-            threads: int = 2) -> dict[str, Any]:
+            threads: int = 2, first: int = 0) -> dict[str, Any]:
     """The same measurement with wrk (C, Debian's `wrk`): the client costs far less CPU than Python's."""
     import re
 
     n = 60_000 if distinct else 40
     bodies = folder / f"bodies-{path.strip('/').replace('/', '_')}-{int(distinct)}.jsonl"
-    bodies.write_text("".join(json.dumps(make(i, distinct)[0]) + "\n" for i in range(1, n + 1)))
+    bodies.write_text("".join(json.dumps(make(first + i, distinct)[0]) + "\n" for i in range(1, n + 1)))
     script = folder / "post.lua"
     script.write_text(WRK_SCRIPT.replace("@PATH@", path).replace("@KEY@", key))
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, int(seconds))}s", "--latency", "--timeout", "30s",
@@ -147,6 +148,37 @@ def run_wrk(url: str, key: str, path: str, make: Any, distinct: bool, clients: i
             "p99_ms": round(ms("99%"), 1), "max_ms": None, "errors": {"non_2xx": int(bad.group(1))} if bad else {}, "client": "wrk"}
 
 
+def report(res: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(res))
+    else:
+        tail = f"max {res['max_ms']} ms" if res["max_ms"] is not None else f"client {res.get('client')}"
+        print(f"{res['endpoint']:<13} {res['input']:<8} {res['clients']} clients: {res['requests']:,} requests in "
+              f"{res['seconds']} s = {res['throughput_rps']:,} req/s · p50 {res['p50_ms']} ms · p99 {res['p99_ms']} ms · "
+              + tail + (f" · errors {res['errors']}" if res["errors"] else ""))
+    sys.stdout.flush()
+
+
+def summarise(results: list[dict[str, Any]], target_ms: float, as_json: bool = False) -> None:
+    """Per endpoint and input, over the rounds: the median and the worst p99, and how many runs
+    missed the target."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for res in results:
+        groups.setdefault((res["endpoint"], res["input"]), []).append(res)
+    for (endpoint, kind), runs in groups.items():
+        p99 = sorted(r["p99_ms"] for r in runs)
+        rps = sorted(r["throughput_rps"] for r in runs)
+        over = sum(p > target_ms for p in p99)
+        line = {"summary": endpoint, "input": kind, "runs": len(runs), "p99_median_ms": round(statistics.median(p99), 1),
+                "p99_worst_ms": p99[-1], "p99_best_ms": p99[0], "throughput_median_rps": round(statistics.median(rps), 1),
+                "target_ms": target_ms, "runs_over_target": over}
+        if as_json:
+            print(json.dumps(line))
+        else:
+            print(f"{endpoint:<13} {kind:<8} {len(runs)} runs: p99 median {line['p99_median_ms']} ms, best {p99[0]}, worst {p99[-1]} · "
+                  f"median {line['throughput_median_rps']:,} req/s · {over} of {len(runs)} over {target_ms:g} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="A running server (default: start one on a free loopback port).")
@@ -156,6 +188,10 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=200_000)
     ap.add_argument("--workers", type=int, default=1, help="Server processes when the script starts the server.")
     ap.add_argument("--inputs", choices=["repeat", "distinct", "both"], default="both")
+    ap.add_argument("--rounds", type=int, default=1, help="Measure every endpoint and input this many times over (against "
+                                                          "the same server), then summarise the p99s: a shared machine's speed "
+                                                          "varies from one run to the next.")
+    ap.add_argument("--target-ms", type=float, default=50.0, help="The p99 target the summary counts runs against.")
     ap.add_argument("--json", action="store_true", help="One JSON object per run.")
     ap.add_argument("--client", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx",
                     help="Load generator: wrk (Debian package; default when installed) or httpx async (Python: itself "
@@ -189,24 +225,21 @@ def main() -> None:
     try:
         modes = [False, True] if args.inputs == "both" else [args.inputs == "distinct"]
         results = []
-        for path, make in (("/v1/classify", classify_body), ("/v1/check", check_body)):
-            for distinct in modes:
-                # warm-up (not reported), with questions of its own: a `distinct` run's questions are all new to the server
-                asyncio.run(run(url, key, path, make, distinct, min(args.clients, 8), 1.0, 400, first=WARM_UP_FIRST))
-                if args.client == "wrk":
-                    with tempfile.TemporaryDirectory(prefix="aiexport-wrk-") as wdir:
-                        res = run_wrk(url, key, path, make, distinct, args.clients, args.seconds, Path(wdir))
-                else:
-                    res = asyncio.run(run(url, key, path, make, distinct, args.clients, args.seconds, args.max_requests))
-                results.append(res)
-                if args.json:
-                    print(json.dumps(res))
-                else:
-                    tail = f"max {res['max_ms']} ms" if res["max_ms"] is not None else f"client {res.get('client')}"
-                    print(f"{res['endpoint']:<13} {res['input']:<8} {res['clients']} clients: {res['requests']:,} requests in "
-                          f"{res['seconds']} s = {res['throughput_rps']:,} req/s · p50 {res['p50_ms']} ms · p99 {res['p99_ms']} ms · "
-                          + tail + (f" · errors {res['errors']}" if res["errors"] else ""))
-                    sys.stdout.flush()
+        for round_ in range(args.rounds):
+            first = round_ * ROUND_BODIES  # each round asks questions of its own: a `distinct` run's are all new to the server
+            for path, make in (("/v1/classify", classify_body), ("/v1/check", check_body)):
+                for distinct in modes:
+                    # warm-up (not reported), with questions of its own: a `distinct` run's questions are all new to the server
+                    asyncio.run(run(url, key, path, make, distinct, min(args.clients, 8), 1.0, 400, first=WARM_UP_FIRST + first))
+                    if args.client == "wrk":
+                        with tempfile.TemporaryDirectory(prefix="aiexport-wrk-") as wdir:
+                            res = run_wrk(url, key, path, make, distinct, args.clients, args.seconds, Path(wdir), first=first)
+                    else:
+                        res = asyncio.run(run(url, key, path, make, distinct, args.clients, args.seconds, args.max_requests, first=first))
+                    results.append(res)
+                    report(res, args.json)
+        if args.rounds > 1:
+            summarise(results, args.target_ms, as_json=args.json)
     except Exception:
         if proc is not None:
             print(f"server exit status {proc.poll()}; its log:\n" + (Path(tmp.name) / "server.log").read_text()[-3000:], file=sys.stderr)
