@@ -160,8 +160,8 @@ def report(res: dict[str, Any], as_json: bool) -> None:
 
 
 def summarise(results: list[dict[str, Any]], target_ms: float, as_json: bool = False) -> None:
-    """Per endpoint and input, over the rounds: the median and the worst p99, and how many runs
-    missed the target."""
+    """Per endpoint and input, over the rounds: the median, best and worst p99, the median
+    throughput, and how many runs missed the target."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for res in results:
         groups.setdefault((res["endpoint"], res["input"]), []).append(res)
@@ -197,6 +197,8 @@ def main() -> None:
                     help="Load generator: wrk (Debian package; default when installed) or httpx async (Python: itself "
                          "CPU-bound near 150-200 req/s on this machine).")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error(f"--rounds: {args.rounds} is not a number of rounds; give 1 or more")
     proc = None
     tmp = None
     url, key = args.url, args.key
@@ -226,7 +228,7 @@ def main() -> None:
         modes = [False, True] if args.inputs == "both" else [args.inputs == "distinct"]
         results = []
         for round_ in range(args.rounds):
-            first = round_ * ROUND_BODIES  # each round asks questions of its own: a `distinct` run's are all new to the server
+            first = round_ * ROUND_BODIES  # each round's bodies (and its warm-up's) are its own
             for path, make in (("/v1/classify", classify_body), ("/v1/check", check_body)):
                 for distinct in modes:
                     # warm-up (not reported), with questions of its own: a `distinct` run's questions are all new to the server

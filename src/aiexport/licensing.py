@@ -554,8 +554,9 @@ def _mask(conds: list[pl.Expr]) -> pl.Expr:
         raise ValueError("more than 63 flags in one mask")
     if not conds:
         return pl.lit(0, dtype=pl.Int64)
-    # bit k where condition k holds (a null condition sets no bit); when/then with typed literals is
-    # planned in about two-thirds the time of a cast and a product per bit (benchmarks/single.py)
+    # bit k where condition k holds (a null condition sets no bit). polars plans when/then with typed
+    # literals in less time than a cast and a product per bit: the check's main query for 50 lines
+    # 3.7 -> 3.0 ms, so every engine call of the service (benchmarks/single.py --batch 50)
     return pl.sum_horizontal([pl.when(c).then(pl.lit(1 << k, dtype=pl.Int64)).otherwise(pl.lit(0, dtype=pl.Int64))
                               for k, c in enumerate(conds)])
 
